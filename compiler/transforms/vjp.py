@@ -1,0 +1,68 @@
+"""Reverse mode: JVP, then linearize (split the JVP program), then transpose the linear part.
+
+On a static IR the linearize split is a dependence analysis: an equation that reads a tangent is
+linear, the rest is the primal computation, and the primal values the linear part reads are the
+residuals.  Transposing walks the linear equations backwards with each primitive's transpose
+rule.  The result is one program: the forward pass, then the backward pass.
+"""
+from ..errors import MissingRuleError, at_line
+from ..ir import Literal, Var
+from ..primitives import UndefinedPrimal, transpose_rules
+from ..primitives.core import add_tangents
+from ..tracing import Builder
+from .jvp import jvp_program, zeros
+
+
+def vjp_program(prog, wrt, seeds):
+    """Program (primals..., cotangent inputs...) -> (primal outputs..., cotangents of `wrt` inputs).
+
+    `seeds[k]` says how output k is weighted: "input" (a cotangent argument of the program), a
+    concrete scalar or array (a constant cotangent, e.g. 1.0 for `grad`), or None (not differentiated).
+    """
+    jvp = jvp_program(prog, wrt)
+    n_in, n_out = len(prog.invars), len(prog.outvars)
+    tangent_in = jvp.invars[n_in:]
+    linear = set(tangent_in)
+    primal_eqns, linear_eqns = [], []
+    for eqn in jvp.eqns:
+        if any(isinstance(x, Var) and x in linear for x in eqn.inputs):
+            linear_eqns.append(eqn)
+            linear.update(eqn.outputs)
+        else:
+            primal_eqns.append(eqn)
+
+    with Builder() as b:
+        env = {}
+        read = lambda atom: atom.val if isinstance(atom, Literal) else env[atom]
+        env.update(zip(jvp.invars[:n_in], [b.new_arg(v.aval) for v in prog.invars]))
+        seed_values = [b.new_arg(v.aval) if s == "input" else s for v, s in zip(prog.outvars, seeds)]
+        env.update(zip(jvp.constvars, [b.const(c) for c in jvp.consts]))
+        for eqn in primal_eqns:
+            out = eqn.prim.bind(*[read(x) for x in eqn.inputs], **eqn.params)
+            env.update(zip(eqn.outputs, out if eqn.prim.multiple_results else [out]))
+
+        cts = {}
+
+        def accumulate(var, ct):
+            if isinstance(var, Var) and var in linear and ct is not None:
+                cts[var] = add_tangents(cts.get(var), ct)
+
+        for tout, seed in zip(jvp.outvars[n_out:], seed_values):
+            if seed is not None:
+                accumulate(tout, b.const(seed) if not hasattr(seed, "_gj_trace") else seed)
+        for eqn in reversed(linear_eqns):
+            out_cts = [cts.pop(v, None) for v in eqn.outputs]
+            if all(c is None for c in out_cts):
+                continue
+            rule = transpose_rules.get(eqn.prim)
+            if rule is None:
+                raise MissingRuleError(at_line(f"no transpose rule for linear primitive '{eqn.prim.name}'",
+                                               eqn.source))
+            args = [UndefinedPrimal(x.aval) if isinstance(x, Var) and x in linear else read(x) for x in eqn.inputs]
+            ct = out_cts if eqn.prim.multiple_results else out_cts[0]
+            for x, c in zip(eqn.inputs, rule(ct, *args, **eqn.params)):
+                accumulate(x, c)
+        grads = [cts.get(t) if cts.get(t) is not None else zeros(t.aval) for t in tangent_in]
+        return b.finish([read(v) for v in jvp.outvars[:n_out]] + grads)
+
+
