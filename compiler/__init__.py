@@ -4,10 +4,11 @@ them to fused native kernels with Numba.
     from compiler import grad
     df = grad(f)          # f is an ordinary NumPy function
 """
-from .api import disable_jit, grad, jit, make_ir, stop_gradient, value_and_grad
+from .api import (disable_jit, grad, hessian, jacfwd, jacrev, jit, jvp, make_ir, stop_gradient, value_and_grad,
+                  vjp)
 from .errors import (DifferentiationError, GradjitError, MissingRuleError, ShapeError, TracingError,
                      UnsupportedFunctionError)
 
-__all__ = ["grad", "value_and_grad", "jit", "make_ir", "stop_gradient", "disable_jit",
+__all__ = ["grad", "value_and_grad", "jvp", "vjp", "jacfwd", "jacrev", "hessian", "jit", "make_ir", "stop_gradient", "disable_jit",
            "GradjitError", "TracingError", "UnsupportedFunctionError", "ShapeError",
            "DifferentiationError", "MissingRuleError"]

@@ -11,7 +11,7 @@ import functools
 import numpy as np
 
 from . import pytree
-from .errors import DifferentiationError, GradjitError, TracingError, filter_traceback
+from .errors import DifferentiationError, GradjitError, ShapeError, filter_traceback
 from .interpreter import eval_program
 from .ir import ShapedArray
 from .lowering.codegen import lower_program
@@ -330,3 +330,190 @@ def value_and_grad(fun, argnums=0, has_aux=False):
 def grad(fun, argnums=0, has_aux=False):
     """f -> df/dx for a function with a scalar output. argnums may be a tuple; arguments may be pytrees."""
     return Transformed(fun, _value_and_grad_build(fun, argnums, has_aux, "grad", False), "grad")
+
+
+# ---------------------------------------------------------------- forward mode and Jacobians
+
+def _float_leaves_only(sig, fname):
+    for leaf in sig.leaves:
+        if not _is_dynamic(leaf) or not is_float(_aval(leaf).dtype):
+            raise DifferentiationError(
+                f"{fname} differentiates every argument, but one is a {type(leaf).__name__}"
+                f"{' of dtype ' + str(_aval(leaf).dtype) if _is_dynamic(leaf) else ''}. Pass floats, or "
+                f"close over the non-float values (functools.partial or a lambda).")
+
+
+def _directional_build(fun, argnums, mode):
+    """Programs for one direction. Called as f((args...), [directions]):
+    mode "jvp": directions are tangents of the differentiated leaves -> ((outs), (tangent outs));
+    mode "vjp": directions are cotangents of the outputs -> [gradients of the differentiated leaves]."""
+    def build(sig):
+        args = sig.rebuild(sig.dynamic_leaves())[0]
+        inner = Signature(tuple(args))
+        wrt, _ = _wrt_mask(inner, argnums, mode)
+        prog, out_tree = trace_to_program(fun, inner)
+        n_dir = len(sig.dynamic) - len(inner.dynamic)
+        if mode == "jvp":
+            program = jvp_program(prog, wrt)
+            tree = (tuple, (out_tree, out_tree))
+        else:
+            for v in prog.outvars:
+                if not is_float(v.aval.dtype):
+                    raise DifferentiationError(f"vjp/jacrev: {_name(fun)} has an output of dtype {v.aval.dtype}; "
+                                               "only floating-point outputs can be differentiated")
+            program = vjp_program(prog, wrt, ["input"] * len(prog.outvars))
+            program.outvars = program.outvars[len(prog.outvars):]
+            tree = (list, (pytree._LEAF,) * sum(wrt))
+        if len(program.invars) != len(inner.dynamic) + n_dir:
+            raise ValueError(f"{mode}: expected {len(program.invars) - len(inner.dynamic)} direction arrays, "
+                             f"got {n_dir}")
+        return simplify(program), tree
+    return build
+
+
+_directional_cache = {}
+
+
+def _directional(fun, argnums, mode):
+    key = (fun, argnums, mode)
+    t = _directional_cache.get(key)
+    if t is None:
+        t = _directional_cache[key] = Transformed(fun, _directional_build(fun, argnums, mode), mode)
+    return t
+
+
+def _check_like(values, references, what):
+    for v, r in zip(values, references):
+        if np.shape(v) != np.shape(r):
+            raise ShapeError(f"{what} has shape {np.shape(v)}, but the matching primal has shape {np.shape(r)}")
+
+
+def jvp(fun, primals, tangents):
+    """Forward mode: returns (fun(*primals), J @ tangents), tangents shaped like primals."""
+    primals, tangents = tuple(primals), tuple(tangents)
+    p_leaves, p_tree = pytree.flatten(primals)
+    t_leaves, t_tree = pytree.flatten(tangents)
+    if p_tree != t_tree:
+        raise TypeError("jvp: primals and tangents must have the same tree structure")
+    _float_leaves_only(Signature(primals), "jvp")
+    _check_like(t_leaves, p_leaves, "a tangent")
+    t_leaves = [np.asarray(t, dtype=_aval(p).dtype) if not _is_dynamic(t) or isinstance(t, (float, np.generic))
+                else t for t, p in zip(t_leaves, p_leaves)]
+    return _directional(fun, tuple(range(len(primals))), "jvp")(primals, t_leaves)
+
+
+def vjp(fun, *primals, has_aux=False):
+    """Reverse mode: returns (fun(*primals), vjp_fn) where vjp_fn(ct) = ct @ J, one gradient per primal.
+
+    With has_aux, fun returns (out, aux) and vjp returns (out, vjp_fn, aux).
+    The forward pass runs again, fused with the backward pass, when vjp_fn is called."""
+    _float_leaves_only(Signature(primals), "vjp")
+    target = (lambda *a: fun(*a)[0]) if has_aux else fun
+    result = jit(fun)(*primals)
+    out = result[0] if has_aux else result
+    out_leaves, out_tree = pytree.flatten(out)
+    backward = _directional(target, tuple(range(len(primals))), "vjp")
+    arg_trees = [pytree.flatten(p)[1] for p in primals]
+
+    def vjp_fn(ct):
+        ct_leaves, ct_tree = pytree.flatten(ct)
+        if ct_tree != out_tree:
+            raise TypeError("vjp_fn: the cotangent must have the same structure as the output")
+        _check_like(ct_leaves, out_leaves, "the cotangent")
+        ct_leaves = [np.asarray(c, dtype=_aval(o).dtype) if not hasattr(c, "_gj_trace") else c
+                     for c, o in zip(ct_leaves, out_leaves)]
+        grads = iter(backward(primals, ct_leaves))
+        return tuple(pytree.unflatten(t, [next(grads) for _ in range(pytree.num_leaves(t))]) for t in arg_trees)
+
+    return (out, vjp_fn, result[1]) if has_aux else (out, vjp_fn)
+
+
+def _basis(aval, j):
+    e = np.zeros(aval.size, aval.dtype)
+    e[j] = 1
+    return e.reshape(aval.shape)
+
+
+class _Jacobian:
+    """jacfwd / jacrev: one directional derivative per input (fwd) or output (rev) element, stacked.
+
+    Concrete calls reuse one compiled directional kernel; inside another transformation the
+    directions are inlined into the trace."""
+
+    def __init__(self, fun, argnums, has_aux, mode):
+        self.fun, self.argnums, self.has_aux, self.mode = fun, argnums, has_aux, mode
+        self.target = (lambda *a: fun(*a)[0]) if has_aux else fun
+        functools.update_wrapper(self, fun, updated=())
+
+    def __call__(self, *args):
+        try:
+            return self._call(args)
+        except GradjitError as e:
+            raise e.with_traceback(filter_traceback(e.__traceback__)) from None
+
+    def _call(self, args):
+        sig = Signature(args)
+        wrt, _ = _wrt_mask(sig, self.argnums, "jacfwd" if self.mode == "jvp" else "jacrev")
+        nums = _argnums_tuple(self.argnums, len(args))
+        in_leaves = [leaf for leaf, flag in zip(sig.dynamic_leaves(), wrt) if flag]
+        in_avals = [_aval(leaf) for leaf in in_leaves]
+        result = jit(self.fun)(*args)
+        out = result[0] if self.has_aux else result
+        out_leaves, out_tree = pytree.flatten(out)
+        out_avals = [_aval(leaf) if _is_dynamic(leaf) else ShapedArray((), np.float64) for leaf in out_leaves]
+        directional = _directional(self.target, self.argnums, self.mode)
+        # blocks[o][i]: the Jacobian of output leaf o with respect to input leaf i, as rows or columns
+        if self.mode == "jvp":
+            columns = [[[] for _ in in_avals] for _ in out_avals]
+            for i, aval in enumerate(in_avals):
+                for j in range(aval.size):
+                    tangents = [_basis(a, j) if k == i else np.zeros(a.shape, a.dtype) for k, a in enumerate(in_avals)]
+                    t_out = pytree.flatten(directional(args, tangents)[1])[0]
+                    for o in range(len(out_avals)):
+                        columns[o][i].append(t_out[o])
+            blocks = [[_assemble(columns[o][i], oa, ia, columns_last=True) for i, ia in enumerate(in_avals)]
+                      for o, oa in enumerate(out_avals)]
+        else:
+            rows = [[[] for _ in in_avals] for _ in out_avals]
+            for o, aval in enumerate(out_avals):
+                for j in range(aval.size):
+                    cts = [_basis(a, j) if k == o else np.zeros(a.shape, a.dtype) for k, a in enumerate(out_avals)]
+                    grads = directional(args, cts)
+                    for i in range(len(in_avals)):
+                        rows[o][i].append(grads[i])
+            blocks = [[_assemble(rows[o][i], oa, ia, columns_last=False) for i, ia in enumerate(in_avals)]
+                      for o, oa in enumerate(out_avals)]
+        arg_trees = [sig.treedef[1][a] for a in nums]
+        per_out = []
+        for o in range(len(out_avals)):
+            it = iter(blocks[o])
+            trees = [pytree.unflatten(t, [next(it) for _ in range(pytree.num_leaves(t))]) for t in arg_trees]
+            per_out.append(trees[0] if isinstance(self.argnums, int) else tuple(trees))
+        jac = pytree.unflatten(out_tree, per_out)
+        return (jac, result[1]) if self.has_aux else jac
+
+
+def _assemble(parts, out_aval, in_aval, columns_last):
+    """Stack directional derivatives into an array of shape out.shape + in.shape."""
+    stacked = np.stack(parts, axis=-1 if columns_last else 0) if parts else np.zeros((0,), out_aval.dtype)
+    if columns_last:   # (*out, n_in)
+        return np.reshape(stacked, out_aval.shape + in_aval.shape)
+    return np.reshape(stacked, out_aval.shape + in_aval.shape)   # (n_out, *in)
+
+
+@_decorator
+def jacfwd(fun, argnums=0, has_aux=False):
+    """The Jacobian by forward mode: one JVP per input element. Shape: out.shape + in.shape."""
+    return _Jacobian(fun, argnums, has_aux, "jvp")
+
+
+@_decorator
+def jacrev(fun, argnums=0, has_aux=False):
+    """The Jacobian by reverse mode: one VJP per output element. Shape: out.shape + in.shape."""
+    return _Jacobian(fun, argnums, has_aux, "vjp")
+
+
+@_decorator
+def hessian(fun, argnums=0, has_aux=False):
+    """Forward-over-reverse: jacfwd(jacrev(f))."""
+    return jacfwd(jacrev(fun, argnums, has_aux), argnums, has_aux)
