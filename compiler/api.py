@@ -11,7 +11,7 @@ import functools
 import numpy as np
 
 from . import pytree
-from .errors import DifferentiationError, GradjitError, ShapeError, filter_traceback
+from .errors import DifferentiationError, ShapeError, filter_traceback
 from .interpreter import eval_program
 from .ir import ShapedArray
 from .lowering.codegen import lower_program
@@ -212,7 +212,7 @@ class Transformed:
             elif _config["disable_jit"] and isinstance(entry, Executable):
                 entry = Interpreted(entry.program, entry.out_tree)
             return entry([_kernel_arg(leaf) for leaf in dyn])
-        except GradjitError as e:
+        except Exception as e:
             raise e.with_traceback(filter_traceback(e.__traceback__)) from None
 
     def __repr__(self):
@@ -448,7 +448,7 @@ class _Jacobian:
     def __call__(self, *args):
         try:
             return self._call(args)
-        except GradjitError as e:
+        except Exception as e:
             raise e.with_traceback(filter_traceback(e.__traceback__)) from None
 
     def _call(self, args):

@@ -59,7 +59,10 @@ def user_source():
 
 
 def filter_traceback(tb):
-    """Drop gradjit's own frames from a traceback, so the error points at the user's code."""
+    """Drop gradjit's own frames from a traceback, so the error points at the user's code.
+    Set GRADJIT_TRACEBACK=full to keep them (for debugging gradjit itself)."""
+    if os.environ.get("GRADJIT_TRACEBACK") == "full":
+        return tb
     frames = []
     while tb is not None:
         if not _is_internal(tb.tb_frame.f_code.co_filename):

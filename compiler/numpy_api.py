@@ -225,7 +225,8 @@ def normalize_axes(axis, ndim):
     for a in axes:
         a = int(a)
         if not -ndim <= a < ndim:
-            raise np.exceptions.AxisError(f"axis {a} is out of bounds for array of dimension {ndim}")
+            raise np.exceptions.AxisError(at_line(f"axis {a} is out of bounds for array of dimension {ndim}",
+                                                  user_source()))
         out.append(a % ndim)
     if len(set(out)) != len(out):
         _raise_shape(f"duplicate value in 'axis': {axis}")
@@ -726,4 +727,10 @@ def astype(x, dtype):
     return cast(x, dtype)
 
 
-SUPPORTED_NAMES = sorted({f"np.{f.__name__}" for f in list(UFUNCS) + list(FUNCTIONS)})
+def _public_name(f):
+    module = getattr(f, "__module__", None) or "numpy"
+    sub = module.split(".")[1] if module.startswith("numpy.") else ""
+    return f"np.{sub}.{f.__name__}" if sub in ("linalg",) else f"np.{f.__name__}"
+
+
+SUPPORTED_NAMES = sorted({_public_name(f) for f in list(UFUNCS) + list(FUNCTIONS)})

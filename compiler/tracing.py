@@ -181,6 +181,11 @@ class Tracer(ArrayLike):
             "np.asarray()/np.array()", "Use the array itself (NumPy functions accept it), or "
             "np.where for data-dependent choices.")
 
+    def __setitem__(self, key, value):
+        raise self._concrete_error(
+            "In-place assignment (x[i] = v)", "Traced arrays are immutable: build a new array instead, "
+            "e.g. np.where(mask, v, x) or np.concatenate([x[:i], v, x[i + 1:]]).")
+
     def __hash__(self):
         raise TypeError("unhashable type: a traced array (like numpy.ndarray)")
 
