@@ -137,27 +137,58 @@ def _name(fun):
 
 # ---------------------------------------------------------------- compiled executables
 
+def _fast_key(args):
+    """A cheap signature for the common call: every argument a contiguous array or a float."""
+    key = []
+    for a in args:
+        t = type(a)
+        if t is np.ndarray and a.shape and a.flags.c_contiguous:
+            key.append((a.shape, a.dtype.char))
+        elif t is float:
+            key.append(_FLOAT)
+        else:
+            return None
+    return tuple(key)
+
+
+_FLOAT = "float"
+
+
+def _tree_expr(treedef, names):
+    """Python source building the output tree from the flat kernel results `names`."""
+    if treedef is pytree._LEAF:
+        return next(names)
+    if treedef is None:
+        return "None"
+    if treedef[0] is dict:
+        return "{" + ", ".join(f"{k!r}: {_tree_expr(d, names)}" for k, d in zip(treedef[1], treedef[2])) + "}"
+    items = [_tree_expr(d, names) for d in treedef[1]]
+    if treedef[0] is list:
+        return "[" + ", ".join(items) + "]"
+    return "(" + ", ".join(items) + ("," if len(items) == 1 else "") + ")"
+
+
 class Executable:
-    """A compiled program: the Numba kernel plus the glue from flat leaves to the output tree."""
+    """A compiled program: the Numba kernel plus generated glue from flat leaves to the output tree."""
 
     def __init__(self, prog, out_tree):
         from runtime.kernels import compile_source
         self.program, self.out_tree = prog, out_tree
         self.source = lower_program(prog)
         self.kernel = compile_source(self.source)
-        self.consts = tuple(np.ascontiguousarray(c) if isinstance(c, np.ndarray) else c for c in prog.consts)
-        self.scalar_types = [(i, v.aval.dtype.type) for i, v in enumerate(prog.outvars) if v.aval.shape == ()]
-        self.single = out_tree == pytree._LEAF
+        consts = [np.ascontiguousarray(c) if isinstance(c, np.ndarray) else c for c in prog.consts]
+        results = [f"_t{v.aval.dtype.char}(o[{i}])" if v.aval.shape == () else f"o[{i}]"
+                   for i, v in enumerate(prog.outvars)]
+        args = ", ".join(f"a{i}" for i in range(len(prog.invars)))
+        call_args = ", ".join([f"a{i}" for i in range(len(prog.invars))] + [f"c{i}" for i in range(len(consts))])
+        env = {"kernel": self.kernel, **{f"c{i}": c for i, c in enumerate(consts)},
+               **{f"_t{v.aval.dtype.char}": v.aval.dtype.type for v in prog.outvars}}
+        exec(f"def fast({args}):\n    o = kernel({call_args})\n    return {_tree_expr(out_tree, iter(results))}\n",
+             env)
+        self.fast = env["fast"]    # fast(*leaves) -> output tree
 
     def __call__(self, leaves):
-        out = self.kernel(*leaves, *self.consts)
-        if self.scalar_types:
-            out = list(out)
-            for i, t in self.scalar_types:
-                out[i] = t(out[i])
-        if self.single:
-            return out[0]
-        return pytree.unflatten(self.out_tree, out)
+        return self.fast(*leaves)
 
 
 class Interpreted:
@@ -186,7 +217,7 @@ class Transformed:
     """A function wrapped by a transformation; `build(sig)` returns (program, out_tree)."""
 
     def __init__(self, fun, build, name):
-        self.fun, self._build, self._cache = fun, build, {}
+        self.fun, self._build, self._cache, self._fast = fun, build, {}, {}
         functools.update_wrapper(self, fun, updated=())
         self.__name__ = f"{name}({_name(fun)})"
 
@@ -198,6 +229,14 @@ class Transformed:
         return Lowered(prog, lower_program(prog))
 
     def __call__(self, *args):
+        key = _fast_key(args)
+        if key is not None and not _config["disable_jit"]:
+            fast = self._fast.get(key)
+            if fast is not None:
+                return fast(*args)
+        return self._call(args, key)
+
+    def _call(self, args, fast_key):
         try:
             sig = Signature(args)
             entry = self._cache.get(sig.key)
@@ -209,6 +248,8 @@ class Transformed:
                 prog, out_tree = self._build(sig)
                 kind = Interpreted if _config["disable_jit"] else Executable
                 entry = self._cache[sig.key] = kind(prog, out_tree)
+                if fast_key is not None and kind is Executable:
+                    self._fast[fast_key] = entry.fast
             elif _config["disable_jit"] and isinstance(entry, Executable):
                 entry = Interpreted(entry.program, entry.out_tree)
             return entry([_kernel_arg(leaf) for leaf in dyn])

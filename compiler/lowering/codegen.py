@@ -193,6 +193,7 @@ class Lowering:
         self._temps = self._loops = 0
         self.items = []          # Nest objects and raw statement lists, in execution order
         self.position = {}       # materialised var -> index of the item producing it
+        self.transposed = {}     # matmul operand -> the matrix it is the transpose of
 
     def fresh_temp(self, prefix="_t"):
         self._temps += 1
@@ -212,9 +213,31 @@ class Lowering:
     def _must_materialize(self):
         must = {v for v in self.prog.outvars if isinstance(v, Var)}
         for eqn in self.prog.eqns:
-            if not _inlinable(eqn) and lowering_rules[eqn.prim][0] not in ("reduce", "scatter"):
-                must.update(x for x in eqn.inputs if isinstance(x, Var))
+            if _inlinable(eqn) or lowering_rules[eqn.prim][0] in ("reduce", "scatter"):
+                continue
+            for x in eqn.inputs:
+                if not isinstance(x, Var):
+                    continue
+                source = self._transposed_matrix(x) if eqn.prim.name == "matmul" else None
+                if source is not None:     # BLAS reads the transpose as a view: no copy
+                    self.transposed[x] = source
+                    must.add(source)
+                else:
+                    must.add(x)
         return must
+
+    def _transposed_matrix(self, var):
+        eqn = self.producer.get(var)
+        if eqn is not None and eqn.prim.name == "transpose" and eqn.params["permutation"] == (1, 0) \
+                and isinstance(eqn.inputs[0], Var):
+            return eqn.inputs[0]
+        return None
+
+    def _operand(self, x):
+        if not isinstance(x, Var):
+            return literal_code(x.val, x.aval.dtype)
+        source = self.transposed.get(x)
+        return f"{self.names[source]}.T" if source is not None and x not in self.names else self.names[x]
 
     def _deps(self, atoms):
         """Materialised variables read by these atoms' inlined expressions."""
@@ -252,7 +275,7 @@ class Lowering:
         kind = lowering_rules[eqn.prim][0]
         out = eqn.outputs[0]
         o = self.bind_name(out)
-        a = [self.names[x] if isinstance(x, Var) else literal_code(x.val, x.aval.dtype) for x in eqn.inputs]
+        a = [self._operand(x) for x in eqn.inputs]
         shape = out.aval.shape
         if kind == "matmul" and len(shape) == 2:
             lines = [f"{o} = np.dot({a[0]}, {a[1]})"]
