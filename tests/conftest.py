@@ -5,6 +5,12 @@ import tempfile
 
 import numpy as np
 import pytest
+from hypothesis import settings
+
+# CI runs the same examples every time; local runs explore new ones.
+settings.register_profile("ci", derandomize=True)
+if os.environ.get("CI"):
+    settings.load_profile("ci")
 
 os.environ.setdefault("GRADJIT_CACHE_DIR", tempfile.mkdtemp(prefix="gradjit-test-cache-"))
 
