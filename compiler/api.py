@@ -93,28 +93,34 @@ def _argnums_tuple(argnums, nargs):
 
 
 class Signature:
-    """How a call's arguments split into traced leaves and static values."""
+    """How a call's arguments (positional and keyword) split into traced leaves and static values."""
 
-    def __init__(self, args):
-        self.leaves, self.treedef = pytree.flatten(args)
+    def __init__(self, args, kwargs=None):
+        self.leaves, self.treedef = pytree.flatten((tuple(args), kwargs or {}))
         self.dynamic = [i for i, leaf in enumerate(self.leaves) if _is_dynamic(leaf)]
         self.key = (self.treedef, tuple(_leaf_key(leaf) for leaf in self.leaves))
+
+    @property
+    def arg_trees(self):
+        """The tree of each positional argument."""
+        return self.treedef[1][0][1]
 
     def dynamic_leaves(self):
         return [self.leaves[i] for i in self.dynamic]
 
     def rebuild(self, dynamic_values):
+        """(args, kwargs) with the dynamic leaves replaced."""
         leaves = list(self.leaves)
         for i, v in zip(self.dynamic, dynamic_values):
             leaves[i] = v
         return pytree.unflatten(self.treedef, leaves)
 
-    def arg_of_leaf(self):
-        """For each dynamic leaf, the index of the positional argument it belongs to."""
+    def positional_owner(self):
+        """For each leaf, the positional argument it belongs to (None for keyword arguments)."""
         owner = []
-        for a, sub in enumerate(self.treedef[1]):
+        for a, sub in enumerate(self.arg_trees):
             owner += [a] * pytree.num_leaves(sub)
-        return [owner[i] for i in self.dynamic]
+        return owner + [None] * (len(self.leaves) - len(owner))
 
 
 def trace_to_program(fun, sig):
@@ -122,7 +128,8 @@ def trace_to_program(fun, sig):
     stats["traces"] += 1
     with Builder() as b:
         tracers = [b.new_arg(_aval(leaf)) for leaf in sig.dynamic_leaves()]
-        out = fun(*sig.rebuild(tracers))
+        args, kwargs = sig.rebuild(tracers)
+        out = fun(*args, **kwargs)
         out_leaves, out_tree = pytree.flatten(out)
         for leaf in out_leaves:
             if not _is_dynamic(leaf) and not isinstance(leaf, (int, bool)):
@@ -144,14 +151,16 @@ def _fast_key(args):
         t = type(a)
         if t is np.ndarray and a.shape and a.flags.c_contiguous:
             key.append((a.shape, a.dtype.char))
-        elif t is float:
+        elif t is float or t is np.float64:
             key.append(_FLOAT)
+        elif t is np.float32:
+            key.append(_FLOAT32)
         else:
             return None
     return tuple(key)
 
 
-_FLOAT = "float"
+_FLOAT, _FLOAT32 = "float64 scalar", "float32 scalar"
 
 
 def _tree_expr(treedef, names):
@@ -221,24 +230,24 @@ class Transformed:
         functools.update_wrapper(self, fun, updated=())
         self.__name__ = f"{name}({_name(fun)})"
 
-    def program(self, *args):
-        return self._build(Signature(args))
+    def program(self, *args, **kwargs):
+        return self._build(Signature(args, kwargs))
 
-    def lower(self, *args):
-        prog, _ = self.program(*args)
+    def lower(self, *args, **kwargs):
+        prog, _ = self.program(*args, **kwargs)
         return Lowered(prog, lower_program(prog))
 
-    def __call__(self, *args):
-        key = _fast_key(args)
+    def __call__(self, *args, **kwargs):
+        key = None if kwargs else _fast_key(args)
         if key is not None and not _config["disable_jit"]:
             fast = self._fast.get(key)
             if fast is not None:
                 return fast(*args)
-        return self._call(args, key)
+        return self._call(args, kwargs, key)
 
-    def _call(self, args, fast_key):
+    def _call(self, args, kwargs, fast_key):
         try:
-            sig = Signature(args)
+            sig = Signature(args, kwargs)
             entry = self._cache.get(sig.key)
             dyn = sig.dynamic_leaves()
             if entry is None:
@@ -286,8 +295,8 @@ def jit(fun):
 def make_ir(fun):
     """`make_ir(f)(*args)` returns the traced IR program (print it to read it)."""
     @functools.wraps(fun)
-    def make(*args):
-        return trace_to_program(fun, Signature(args))[0]
+    def make(*args, **kwargs):
+        return trace_to_program(fun, Signature(args, kwargs))[0]
     return make
 
 
@@ -295,11 +304,8 @@ def make_ir(fun):
 
 def _wrt_mask(sig, argnums, fname):
     """Which dynamic leaves are differentiated, and the tree of the gradient."""
-    nargs = len(sig.treedef[1])
-    nums = _argnums_tuple(argnums, nargs)
-    owners = []
-    for a, sub in enumerate(sig.treedef[1]):
-        owners += [a] * pytree.num_leaves(sub)
+    nums = _argnums_tuple(argnums, len(sig.arg_trees))
+    owners = sig.positional_owner()
     for i, leaf in enumerate(sig.leaves):
         if owners[i] in nums and i not in sig.dynamic:
             raise DifferentiationError(
@@ -313,7 +319,7 @@ def _wrt_mask(sig, argnums, fname):
                 f"{fname} requires floating-point inputs to differentiate, got an argument of dtype "
                 f"{_aval(leaf).dtype}. Pass floats (e.g. x.astype(float)), or leave this argument "
                 f"out of argnums.")
-    arg_trees = [sig.treedef[1][a] for a in nums]
+    arg_trees = [sig.arg_trees[a] for a in nums]
     grad_tree = arg_trees[0] if isinstance(argnums, int) else (tuple, tuple(arg_trees))
     return wrt, grad_tree
 
@@ -385,12 +391,12 @@ def _float_leaves_only(sig, fname):
 
 
 def _directional_build(fun, argnums, mode):
-    """Programs for one direction. Called as f((args...), [directions]):
+    """Programs for one direction. Called as f(((args...), {kwargs}), [directions]):
     mode "jvp": directions are tangents of the differentiated leaves -> ((outs), (tangent outs));
     mode "vjp": directions are cotangents of the outputs -> [gradients of the differentiated leaves]."""
     def build(sig):
-        args = sig.rebuild(sig.dynamic_leaves())[0]
-        inner = Signature(tuple(args))
+        ((args, kwargs), directions), _ = sig.rebuild(sig.dynamic_leaves())
+        inner = Signature(tuple(args), kwargs)
         wrt, _ = _wrt_mask(inner, argnums, mode)
         prog, out_tree = trace_to_program(fun, inner)
         n_dir = len(sig.dynamic) - len(inner.dynamic)
@@ -416,10 +422,13 @@ _directional_cache = {}
 
 
 def _directional(fun, argnums, mode):
+    """A cached transformed function for the functional API (jvp, vjp), which has no decorator
+    object to hold compiled kernels between calls."""
     key = (fun, argnums, mode)
     t = _directional_cache.get(key)
     if t is None:
-        t = _directional_cache[key] = Transformed(fun, _directional_build(fun, argnums, mode), mode)
+        t = jit(fun) if mode == "jit" else Transformed(fun, _directional_build(fun, argnums, mode), mode)
+        _directional_cache[key] = t
     return t
 
 
@@ -440,7 +449,7 @@ def jvp(fun, primals, tangents):
     _check_like(t_leaves, p_leaves, "a tangent")
     t_leaves = [np.asarray(t, dtype=_aval(p).dtype) if not _is_dynamic(t) or isinstance(t, (float, np.generic))
                 else t for t, p in zip(t_leaves, p_leaves)]
-    return _directional(fun, tuple(range(len(primals))), "jvp")(primals, t_leaves)
+    return _directional(fun, tuple(range(len(primals))), "jvp")((primals, {}), t_leaves)
 
 
 def vjp(fun, *primals, has_aux=False):
@@ -450,7 +459,7 @@ def vjp(fun, *primals, has_aux=False):
     The forward pass runs again, fused with the backward pass, when vjp_fn is called."""
     _float_leaves_only(Signature(primals), "vjp")
     target = (lambda *a: fun(*a)[0]) if has_aux else fun
-    result = jit(fun)(*primals)
+    result = _directional(fun, None, "jit")(*primals)
     out = result[0] if has_aux else result
     out_leaves, out_tree = pytree.flatten(out)
     backward = _directional(target, tuple(range(len(primals))), "vjp")
@@ -463,7 +472,7 @@ def vjp(fun, *primals, has_aux=False):
         _check_like(ct_leaves, out_leaves, "the cotangent")
         ct_leaves = [np.asarray(c, dtype=_aval(o).dtype) if not hasattr(c, "_gj_trace") else c
                      for c, o in zip(ct_leaves, out_leaves)]
-        grads = iter(backward(primals, ct_leaves))
+        grads = iter(backward((primals, {}), ct_leaves))
         return tuple(pytree.unflatten(t, [next(grads) for _ in range(pytree.num_leaves(t))]) for t in arg_trees)
 
     return (out, vjp_fn, result[1]) if has_aux else (out, vjp_fn)
@@ -483,22 +492,23 @@ class _Jacobian:
 
     def __init__(self, fun, argnums, has_aux, mode):
         self.fun, self.argnums, self.has_aux, self.mode = fun, argnums, has_aux, mode
-        self.target = (lambda *a: fun(*a)[0]) if has_aux else fun
+        self.target = (lambda *a, **k: fun(*a, **k)[0]) if has_aux else fun
+        self.forward = jit(fun)
         functools.update_wrapper(self, fun, updated=())
 
-    def __call__(self, *args):
+    def __call__(self, *args, **kwargs):
         try:
-            return self._call(args)
+            return self._call(args, kwargs)
         except Exception as e:
             raise e.with_traceback(filter_traceback(e.__traceback__)) from None
 
-    def _call(self, args):
-        sig = Signature(args)
+    def _call(self, args, kwargs):
+        sig = Signature(args, kwargs)
         wrt, _ = _wrt_mask(sig, self.argnums, "jacfwd" if self.mode == "jvp" else "jacrev")
         nums = _argnums_tuple(self.argnums, len(args))
         in_leaves = [leaf for leaf, flag in zip(sig.dynamic_leaves(), wrt) if flag]
         in_avals = [_aval(leaf) for leaf in in_leaves]
-        result = jit(self.fun)(*args)
+        result = self.forward(*args, **kwargs)
         out = result[0] if self.has_aux else result
         out_leaves, out_tree = pytree.flatten(out)
         out_avals = [_aval(leaf) if _is_dynamic(leaf) else ShapedArray((), np.float64) for leaf in out_leaves]
@@ -509,7 +519,7 @@ class _Jacobian:
             for i, aval in enumerate(in_avals):
                 for j in range(aval.size):
                     tangents = [_basis(a, j) if k == i else np.zeros(a.shape, a.dtype) for k, a in enumerate(in_avals)]
-                    t_out = pytree.flatten(directional(args, tangents)[1])[0]
+                    t_out = pytree.flatten(directional((args, kwargs), tangents)[1])[0]
                     for o in range(len(out_avals)):
                         columns[o][i].append(t_out[o])
             blocks = [[_assemble(columns[o][i], oa, ia, columns_last=True) for i, ia in enumerate(in_avals)]
@@ -519,12 +529,12 @@ class _Jacobian:
             for o, aval in enumerate(out_avals):
                 for j in range(aval.size):
                     cts = [_basis(a, j) if k == o else np.zeros(a.shape, a.dtype) for k, a in enumerate(out_avals)]
-                    grads = directional(args, cts)
+                    grads = directional((args, kwargs), cts)
                     for i in range(len(in_avals)):
                         rows[o][i].append(grads[i])
             blocks = [[_assemble(rows[o][i], oa, ia, columns_last=False) for i, ia in enumerate(in_avals)]
                       for o, oa in enumerate(out_avals)]
-        arg_trees = [sig.treedef[1][a] for a in nums]
+        arg_trees = [sig.arg_trees[a] for a in nums]
         per_out = []
         for o in range(len(out_avals)):
             it = iter(blocks[o])

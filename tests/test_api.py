@@ -230,3 +230,22 @@ def test_methods_and_attributes_trace():
     g = grad(f)(x)
     fd = fd_grad(f, x)
     np.testing.assert_allclose(g, fd, rtol=1e-6, atol=1e-8)
+
+
+def test_keyword_arguments_are_passed_and_not_differentiated():
+    def f(x, scale=1.0, power=2):
+        return np.sum(scale * x ** power)
+    x = np.array([1.0, 2.0])
+    np.testing.assert_allclose(grad(f)(x, scale=3.0), 6.0 * x)
+    np.testing.assert_allclose(grad(f)(x, power=3), 3.0 * x ** 2)
+    np.testing.assert_allclose(jacrev(lambda x, k=1.0: k * x)(x, k=2.0), 2.0 * np.eye(2))
+    assert value_and_grad(f)(x, scale=np.float64(0.5))[0] == pytest.approx(2.5)
+
+
+def test_functional_jvp_reuses_compiled_kernels():
+    f = lambda x: np.sin(x) * 2.0
+    jvp(f, (np.ones(3),), (np.ones(3),))
+    before = stats["traces"]
+    for _ in range(3):
+        jvp(f, (np.ones(3),), (np.ones(3),))
+    assert stats["traces"] == before
