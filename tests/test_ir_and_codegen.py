@@ -142,14 +142,34 @@ def test_gather_scatter_and_pad_kernels_match_interpreter():
     with disable_jit():
         r = grad(f, argnums=(0, 1))(x, w)
     for a, b in zip(g, r):
-        np.testing.assert_allclose(a, b, rtol=1e-13)
+        np.testing.assert_allclose(a, b, rtol=1e-13, atol=1e-14)
     expected = np.zeros(6)
     np.add.at(expected, idx, w)
     d = np.diff(x)
     expected[:-1] -= 2 * d
     expected[1:] += 2 * d
     expected[[5, 3]] += 2 * x[[5, 3]]      # x5 * x5 + x3 * x3
-    np.testing.assert_allclose(g[0], expected, rtol=1e-13)
+    np.testing.assert_allclose(g[0], expected, rtol=1e-13, atol=1e-14)
+
+
+def stencil(u):
+    lap = u[2:] - 2.0 * u[1:-1] + u[:-2]
+    return np.sum(lap ** 2) + np.sum(np.diff(u) ** 4) + np.sum(np.concatenate([u[:2], u ** 3, u[-1:]]) ** 2)
+
+
+def test_boundary_iterations_are_split_from_a_test_free_interior():
+    src = grad(stencil).lower(np.ones(50)).source
+    interior = [block for block in src.split("    for ")[1:] if "in range(2, 48)" in block]
+    assert interior, src
+    assert "min(max(" not in interior[0] and " if " not in interior[0], interior[0]
+
+
+@pytest.mark.parametrize("n", [3, 4, 5, 7, 12])
+def test_split_loops_are_exact_at_every_size(n):
+    u = np.random.default_rng(n).standard_normal(n)
+    with disable_jit():
+        expected = grad(stencil)(u)
+    np.testing.assert_allclose(grad(stencil)(u), expected, rtol=1e-12, atol=1e-13)
 
 
 def test_float32_kernel_stays_float32():

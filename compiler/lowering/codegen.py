@@ -8,7 +8,9 @@ those *roots* is computed by a loop nest over its iteration space; roots with th
 space share one nest when the data they read is ready before it, so a forward value and its
 gradient, or several reductions of one broadcast expression along different axes, come out of a
 single pass.  Inside a nest, a temporary is emitted at the outermost loop depth whose indices it
-uses (loop-invariant hoisting), and each (variable, index) pair is computed once.
+uses (loop-invariant hoisting), and each (variable, index) pair is computed once.  Where range
+tests (from pad and concatenate) depend on the outer loop variable, the outer loop is split into
+segments in which every test is decided, so the interior runs without them.
 """
 import re
 
@@ -21,6 +23,7 @@ from .index import Ix
 
 _TOKEN = re.compile(r"\b(_i\d+|_t\d+)\b")
 _REDUCE_INIT = {"0": 0, "1": 1, "-np.inf": -np.inf, "np.inf": np.inf}
+MAX_SEGMENTS = 5
 
 
 def literal_code(value, dtype):
@@ -50,19 +53,80 @@ def _inlinable(eqn):
     return False
 
 
+def _trailing_reduction(eqn):
+    """(kept rank p, reduced axes are the trailing ones) for a reduction root."""
+    axes, rank = eqn.params["axes"], eqn.inputs[0].aval.ndim
+    p = rank - len(axes)
+    return p, axes == tuple(range(p, rank))
+
+
 class Nest:
-    """One loop nest over `shape`, computing several roots."""
+    """A planned loop nest over `shape`: its roots, their names and allocations.
+
+    The code itself is generated when the nest is emitted (by NestCode), once per segment of the
+    outer loop."""
 
     def __init__(self, lowering, shape):
-        self.low, self.shape = lowering, shape
-        self.rank = len(shape)
-        self.pre = []                                  # allocations before the loops
+        self.low, self.shape, self.rank = lowering, shape, len(shape)
+        self.roots, self.pre = [], []
+        if self.rank == 0:                 # a straight-line scalar block, generated as roots arrive
+            self.scalar_code = NestCode(self, ())
+
+    def add_root(self, eqn):
+        low, out = self.low, eqn.outputs[0]
+        kind = lowering_rules[eqn.prim][0]
+        dtype = out.aval.dtype
+        if self.rank == 0:
+            self.scalar_code.root(eqn)
+            return
+        self.roots.append(eqn)
+        if kind == "reduce":
+            init = literal_code(_REDUCE_INIT[lowering_rules[eqn.prim][1][0]], dtype)
+            p, trailing = _trailing_reduction(eqn)
+            if trailing and p == 0:          # a scalar accumulated over the whole nest
+                acc = low.names[out] = low.fresh_temp("_acc")
+                self.pre.append(f"{acc} = {init}")
+            elif trailing:
+                self.pre.append(f"{low.bind_name(out)} = np.empty({out.aval.shape}, np.{dtype.name})")
+            else:
+                self.pre.append(f"{low.bind_name(out)} = np.full({out.aval.shape}, {init}, np.{dtype.name})")
+        elif kind == "scatter":
+            self.pre.append(f"{low.bind_name(out)} = np.zeros({out.aval.shape}, np.{dtype.name})")
+        else:
+            self.pre.append(f"{low.bind_name(out)} = np.empty({out.aval.shape}, np.{dtype.name})")
+
+    def lines(self):
+        if self.rank == 0:
+            return self.scalar_code.lines()
+        ranges = [(0, n) for n in self.shape]
+        code = NestCode(self, ranges)
+        cuts = sorted(p for p in code.breakpoints if 0 < p < self.shape[0])
+        if not cuts or len(cuts) + 1 > MAX_SEGMENTS:
+            return self.pre + code.lines()
+        out = list(self.pre)
+        bounds = [0] + cuts + [self.shape[0]]
+        for start, stop in zip(bounds, bounds[1:]):
+            out += NestCode(self, [(start, stop)] + ranges[1:]).lines()
+        return out
+
+
+class NestCode:
+    """The loops and statements of one nest over `ranges` (one (start, stop) per axis)."""
+
+    def __init__(self, nest, ranges):
+        self.nest, self.low, self.ranges = nest, nest.low, ranges
+        self.rank = len(ranges)
         self.body = [[] for _ in range(self.rank + 1)]  # statements at each loop depth
         self.post = [[] for _ in range(self.rank + 1)]  # statements after loop `d` closes
-        self.memo = {}
-        self.depth = {}                                 # temp name -> depth
-        self.idx = tuple(Ix(f"_i{self.low.fresh_loop()}") for _ in shape)
-        self.loop_depth = {ix.base: d + 1 for d, ix in enumerate(self.idx)}
+        self.memo, self.depth, self.breakpoints = {}, {}, set()
+        names = [f"_i{self.low.fresh_loop()}" for _ in ranges]
+        outer = names[0] if names else None
+        record = lambda base, point: self.breakpoints.add(point) if base == outer else None
+        self.idx = tuple(Ix(name, bounds=(a, b - 1), recorder=record) for name, (a, b) in zip(names, ranges))
+        self.loop_depth = {name: d + 1 for d, name in enumerate(names)}
+        self.defined_here = {eqn.outputs[0] for eqn in nest.roots}   # computed, not loaded
+        for eqn in nest.roots:
+            self.root(eqn)
 
     def depth_of(self, *codes):
         d = 0
@@ -91,13 +155,12 @@ class Nest:
         return found
 
     def _compute(self, var, idx):
-        low = self.low
-        name = low.names.get(var)
-        if name is not None:
+        name = self.low.names.get(var)
+        if name is not None and var not in self.defined_here:
             if var.aval.shape == ():
                 return name
             return self.emit(f"{name}[{', '.join(map(str, idx))}]")
-        eqn = low.producer[var]
+        eqn = self.low.producer[var]
         kind, rule = lowering_rules[eqn.prim]
         if kind == "elementwise":
             args = [self.value(x, idx if x.aval.shape != () else ()) for x in eqn.inputs]
@@ -106,8 +169,13 @@ class Nest:
         if kind == "reduce" or eqn.prim.name == "stop_gradient":    # identities
             return self.value(eqn.inputs[0], idx)
         if kind == "gather":
-            return self._gather(eqn, idx)
+            x, indices = eqn.inputs
+            axis, k = eqn.params["axis"], indices.aval.ndim
+            j = self._wrapped_index(indices, idx[axis:axis + k], x.aval.shape[axis])
+            return self.value(x, idx[:axis] + (j,) + idx[axis + k:])
         entries = rule(idx, [x.aval for x in eqn.inputs], var.aval, **eqn.params)
+        if not entries:                                       # padding only
+            return literal_code(0, var.aval.dtype)
         if len(entries) == 1 and entries[0][2] is None:      # a pure index remap: no new temporary
             k, src, _ = entries[0]
             return self.value(eqn.inputs[k], src)
@@ -117,69 +185,53 @@ class Nest:
             code = v if cond is None else f"({v} if {cond} else {code})"
         return self.emit(code)
 
-    def _gather(self, eqn, idx):
-        x, indices = eqn.inputs
-        axis, k, n = eqn.params["axis"], indices.aval.ndim, x.aval.shape[eqn.params["axis"]]
-        i = self.value(indices, idx[axis:axis + k])
-        j = self.emit(f"min(max({i} + {n} if {i} < 0 else {i}, 0), {n - 1})")
-        return self.value(x, idx[:axis] + (Ix(j),) + idx[axis + k:])
+    def _wrapped_index(self, indices, idx, n):
+        """An index read from an array, wrapped (negative) and clamped into [0, n), as JAX does."""
+        i = self.value(indices, idx)
+        return Ix(self.emit(f"min(max({i} + {n} if {i} < 0 else {i}, 0), {n - 1})"))
 
-    def add_root(self, eqn):
-        low = self.low
+    def root(self, eqn):
+        low, out = self.low, eqn.outputs[0]
         kind, rule = lowering_rules[eqn.prim]
-        out = eqn.outputs[0]
+        inner = self.rank
         if kind == "reduce":
-            self._reduce(eqn, rule)
+            init, update = rule
+            v = self.value(eqn.inputs[0], self.idx)
+            axes = eqn.params["axes"]
+            kept = ", ".join(str(ix) for d, ix in enumerate(self.idx) if d not in axes)
+            p, trailing = _trailing_reduction(eqn)
+            if trailing and p == 0:
+                acc = low.names[out]
+                self.body[inner].append(f"{acc} = {update.format(acc=acc, x=v)}")
+            elif trailing:                   # a scalar accumulator per kept index
+                acc = low.fresh_temp("_acc")
+                self.body[p].append(f"{acc} = {literal_code(_REDUCE_INIT[init], out.aval.dtype)}")
+                self.body[inner].append(f"{acc} = {update.format(acc=acc, x=v)}")
+                self.post[p].append(f"{low.names[out]}[{kept}] = {acc}")
+            else:
+                cell = f"{low.names[out]}[{kept}]"
+                self.body[inner].append(f"{cell} = {update.format(acc=cell, x=v)}")
         elif kind == "scatter":
             g, indices = eqn.inputs
-            name = low.bind_name(out)
-            self.pre.append(f"{name} = np.zeros({out.aval.shape}, np.{out.aval.dtype.name})")
             axis, k = eqn.params["axis"], indices.aval.ndim
-            n = out.aval.shape[axis]
-            i = self.value(indices, self.idx[axis:axis + k])
-            j = self.emit(f"min(max({i} + {n} if {i} < 0 else {i}, 0), {n - 1})")
-            target = self.idx[:axis] + (Ix(j),) + self.idx[axis + k:]
-            self.body[self.rank].append(f"{name}[{', '.join(map(str, target))}] += {self.value(g, self.idx)}")
+            j = self._wrapped_index(indices, self.idx[axis:axis + k], out.aval.shape[axis])
+            target = self.idx[:axis] + (j,) + self.idx[axis + k:]
+            self.body[inner].append(f"{low.names[out]}[{', '.join(map(str, target))}] += {self.value(g, self.idx)}")
+        elif inner == 0:                   # a scalar: its temporary is the variable
+            low.names[out] = self.value(out, ())
         else:
-            v = self.value(out, self.idx)
-            if self.rank == 0:      # a scalar: its temporary is the variable
-                low.names[out] = v
-            else:
-                name = low.bind_name(out)
-                self.pre.append(f"{name} = np.empty({out.aval.shape}, np.{out.aval.dtype.name})")
-                self.body[self.rank].append(f"{name}[{', '.join(map(str, self.idx))}] = {v}")
-
-    def _reduce(self, eqn, rule):
-        init, update = rule
-        out = eqn.outputs[0]
-        axes = eqn.params["axes"]
-        dtype = out.aval.dtype
-        init_code = literal_code(_REDUCE_INIT[init], dtype)
-        v = self.value(eqn.inputs[0], self.idx)
-        kept = [ix for d, ix in enumerate(self.idx) if d not in axes]
-        p = self.rank - len(axes)
-        if axes == tuple(range(p, self.rank)):          # trailing axes: a scalar accumulator
-            acc = self.low.fresh_temp("_acc")
-            self.body[p].append(f"{acc} = {init_code}")
-            self.body[self.rank].append(f"{acc} = {update.format(acc=acc, x=v)}")
-            if p == 0:
-                self.low.names[out] = acc
-            else:
-                self.post[p].append(f"{self.low.bind_name(out)}[{', '.join(map(str, kept))}] = {acc}")
-                self.pre.append(f"{self.low.names[out]} = np.empty({out.aval.shape}, np.{dtype.name})")
-        else:
-            name = self.low.bind_name(out)
-            self.pre.append(f"{name} = np.full({out.aval.shape}, {init_code}, np.{dtype.name})")
-            cell = f"{name}[{', '.join(map(str, kept))}]"
-            self.body[self.rank].append(f"{cell} = {update.format(acc=cell, x=v)}")
+            self.body[inner].append(f"{low.names[out]}[{', '.join(map(str, self.idx))}] = "
+                                    f"{self.value(out, self.idx)}")
 
     def lines(self):
-        out = list(self.pre)
+        out = []
 
         def level(d, pad):
             out.extend(pad + s for s in self.body[d])
             if d < self.rank:
-                out.append(f"{pad}for {self.idx[d]} in range({self.shape[d]}):")
+                start, stop = self.ranges[d]
+                bounds = f"{stop}" if start == 0 else f"{start}, {stop}"
+                out.append(f"{pad}for {self.idx[d]} in range({bounds}):")
                 level(d + 1, pad + "    ")
             out.extend(pad + s for s in self.post[d])
         level(0, "")

@@ -4,7 +4,7 @@ gather (`take`) and its adjoint `scatter_add`.
 Most of them move elements without computing: their lowering is an *index map*, a function that
 says which operand element an output element reads, so loop fusion can inline them.  An index map
 returns `[(operand, index, condition)]`; the first entry whose condition holds (None: always)
-gives the value, and where none holds the value is zero (padding).
+gives the value, and where none holds (or the list is empty) the value is zero (padding).
 """
 import numpy as np
 
@@ -181,11 +181,14 @@ def _pad_impl(x, *, lo, hi, interior):
 def _pad_index(idx, in_avals, out_aval, *, lo, hi, interior):
     src, conds = [], []
     for i, n, l, it in zip(idx, in_avals[0].shape, lo, interior):
-        if l == 0 and n == out_aval.shape[len(src)]:
-            src.append(i)
-            continue
         j, step = i.shifted(-l), it + 1
-        conds.append(f"(0 <= {j} < {(n - 1) * step + 1})" + (f" and (({j}) % {step} == 0)" if step > 1 else ""))
+        inside = j.in_range((n - 1) * step + 1)
+        if inside is False:
+            return []
+        if inside is not None:
+            conds.append(inside)
+        if step > 1:
+            conds.append(f"(({j}) % {step} == 0)")
         src.append(j.floordiv(step).clamped(n))
     return [(0, tuple(src), " and ".join(conds) or None)]
 
@@ -243,12 +246,16 @@ def _concatenate_index(idx, in_avals, out_aval, *, dimension):
     entries, offset = [], 0
     for k, x in enumerate(in_avals):
         n = x.shape[dimension]
-        if n == 0:
-            continue
-        src = idx[:dimension] + (idx[dimension].shifted(-offset).clamped(n),) + idx[dimension + 1:]
-        entries.append((k, src, f"({idx[dimension]} < {offset + n})"))
+        j = idx[dimension].shifted(-offset)
         offset += n
-    entries[-1] = entries[-1][:2] + (None,)
+        inside = j.in_range(n)
+        if n == 0 or inside is False:
+            continue
+        entries.append((k, idx[:dimension] + (j.clamped(n),) + idx[dimension + 1:], inside))
+        if inside is None:
+            break
+    if entries:                       # the last window needs no test: the index is in the array
+        entries[-1] = entries[-1][:2] + (None,)
     return entries
 
 
