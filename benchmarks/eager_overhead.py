@@ -1,33 +1,22 @@
 """Per-operation overhead of the eager mode (forward + backward), side by side with PyTorch eager.
 
-    python -m runtime.bench_overhead
+    python -m benchmarks.eager_overhead
 
 For each operation, a chain of K applications to a small tensor is recorded and differentiated;
-the time per step is (chain + backward - the same with K = 0) / K (two steps are two operations:
-exp(y*0) and y+y.sum(0)).  Ratios below 3 meet the target.  torch is only imported here (never by `runtime` itself).
+the time per step is (chain + backward - the same with K = 0) / K, from median times (two steps are
+two operations: exp(y*0) and y+y.sum(0)).  Ratios below 3 meet the target.
 """
-import time
-
 import numpy as np
 
 import runtime as rt
 
+from .timing import measure
+
 K = 20
 
 
-def _best(fn, repeat=7, number=None):
-    fn()
-    if number is None:
-        t0 = time.perf_counter()
-        fn()
-        number = max(1, int(0.02 / max(time.perf_counter() - t0, 1e-7)))
-    best = float("inf")
-    for _ in range(repeat):
-        t0 = time.perf_counter()
-        for _ in range(number):
-            fn()
-        best = min(best, (time.perf_counter() - t0) / number)
-    return best
+def _median(fn):
+    return measure(fn).median_s
 
 
 def _per_op(lib, x, op, k=K):
@@ -39,7 +28,7 @@ def _per_op(lib, x, op, k=K):
             y.sum().backward()
             x.grad = None
         return run
-    return (_best(chain(k)) - _best(chain(0))) / k
+    return (_median(chain(k)) - _median(chain(0))) / k
 
 
 def cases(lib):
