@@ -1,14 +1,30 @@
-"""The README's quick start runs as written."""
+"""The README's examples run as written."""
 import pathlib
 import re
 
+import numpy as np
+
 README = pathlib.Path(__file__).resolve().parent.parent / "README.md"
+BLOCKS = re.findall(r"```python\n(.*?)```", README.read_text(), re.S)
+
+
+def _run(block):
+    namespace = {}
+    exec(compile(block, str(README), "exec"), namespace)
+    return namespace
 
 
 def test_quick_start_runs(capsys):
-    blocks = re.findall(r"```python\n(.*?)```", README.read_text(), re.S)
-    namespace = {}
-    exec(compile(blocks[0], str(README), "exec"), namespace)
+    ns = _run(BLOCKS[0])
     out = capsys.readouterr().out
     assert "{ lambda" in out and "def kernel(a0):" in out
-    assert namespace["H"].shape == (3, 3) and set(namespace["grads"]) == {"w", "b"}
+    assert ns["H"].shape == (3, 3) and set(ns["grads"]) == {"w", "b"}
+
+
+def test_eager_example_runs_and_its_comments_hold(capsys):
+    ns = _run(BLOCKS[1])
+    assert capsys.readouterr().out.startswith("MulBackward0 <MeanBackward0")
+    # x.grad: 4.5 from out.backward, plus v * 6 (x + 2) = 18 v from z.backward(v)
+    np.testing.assert_allclose(ns["x"].grad.numpy(), 4.5 + 18 * np.array([[0.1, 1.0], [1.0, 1.0]]))
+    np.testing.assert_allclose(ns["g"].detach().numpy(), 3 * np.ones((2, 2)))
+    assert ns["w"].grad is None
