@@ -32,6 +32,12 @@ def argnums_tuple(workload):
     return a if isinstance(a, tuple) else (a,)
 
 
+def constant_arrays(workload, args, convert):
+    """Convert the array arguments that are not differentiated (data) with `convert`."""
+    argnums = argnums_tuple(workload)
+    return [convert(a) if i not in argnums and isinstance(a, np.ndarray) else a for i, a in enumerate(args)]
+
+
 def flatten(obj):
     """Gradient structure -> list of float64 ndarrays (dicts in sorted key order)."""
     if isinstance(obj, dict):
@@ -190,9 +196,7 @@ class GradjitEager(Contender):
     def convert_inputs(self, workload, args):
         import runtime as rt
 
-        argnums = argnums_tuple(workload)
-        return [rt.tensor(a) if i not in argnums and isinstance(a, np.ndarray) else a
-                for i, a in enumerate(args)]
+        return constant_arrays(workload, args, rt.tensor)
 
 
 class NumpyForward(Contender):
@@ -320,9 +324,7 @@ class TorchEager(Contender):
         return grad_fn
 
     def convert_inputs(self, workload, args):
-        argnums = argnums_tuple(workload)
-        return [self._tensor(a) if i not in argnums and isinstance(a, np.ndarray) else a
-                for i, a in enumerate(args)]
+        return constant_arrays(workload, args, self._tensor)
 
 
 class JaxJit(Contender):

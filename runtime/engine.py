@@ -140,7 +140,7 @@ def _dependencies(roots, with_parents):
 
 def _run_plain(ready, buffers, deps, keep_graph):
     """The common case: NumPy cotangents, every leaf accumulates, no anomaly checks."""
-    pop, push, bget, bpop = ready.pop, ready.append, buffers.get, buffers.pop
+    pop, bpop = ready.pop, buffers.pop
     while ready:
         node = pop()
         buf = bpop(node, None)
@@ -157,19 +157,7 @@ def _run_plain(ready, buffers, deps, keep_graph):
             grads = node.apply(buf)
             if not keep_graph:
                 node._args = node._leaves = None
-        for (nxt, idx), g in zip(nexts, grads):
-            if nxt is None:
-                continue
-            if g is not None:
-                b = bget(nxt)
-                if b is None:
-                    b = buffers[nxt] = [None] * nxt._n_out
-                cur = b[idx]
-                b[idx] = g if cur is None else cur + g
-            d = deps[nxt] - 1
-            deps[nxt] = d
-            if not d:
-                push(nxt)
+        _send(nexts, grads, buffers, deps, ready, None)
 
 
 def _deliver_retained(node, buf, create_graph):
@@ -244,20 +232,26 @@ def _run_general(ready, buffers, deps, keep_graph, create_graph, targets, captur
                 check_nan(node, grads)
             if not keep_graph:
                 node.release()
-        for (nxt, idx), g in zip(nexts, grads):
-            if nxt is None:
-                continue
-            if g is not None and (needed is None or nxt in needed):
-                b = buffers.get(nxt)
-                if b is None:
-                    b = buffers[nxt] = [None] * nxt._n_out
-                cur = b[idx]
-                b[idx] = g if cur is None else cur + g
-            d = deps[nxt] - 1
-            deps[nxt] = d
-            if d == 0:
-                ready.append(nxt)
+        _send(nexts, grads, buffers, deps, ready, needed)
     return captured
+
+
+def _send(nexts, grads, buffers, deps, ready, needed):
+    """Add a node's input gradients into the buffers of the nodes they flow to; a node whose
+    last incoming edge has been served is ready. `needed`: only those nodes get gradients."""
+    for (nxt, idx), g in zip(nexts, grads):
+        if nxt is None:
+            continue
+        if g is not None and (needed is None or nxt in needed):
+            b = buffers.get(nxt)
+            if b is None:
+                b = buffers[nxt] = [None] * nxt._n_out
+            cur = b[idx]
+            b[idx] = g if cur is None else cur + g
+        d = deps[nxt] - 1
+        deps[nxt] = d
+        if d == 0:
+            ready.append(nxt)
 
 
 def backward(tensors, grad_tensors=None, retain_graph=None, create_graph=False, inputs=None):
