@@ -190,8 +190,4 @@ class Tracer(ArrayLike):
         raise TypeError("unhashable type: a traced array (like numpy.ndarray)")
 
 
-def lift(x, builder):
-    return x if isinstance(x, Tracer) and x._gj_trace is builder else builder.const(x)
-
-
-__all__ = ["Builder", "Tracer", "registry"]
+__all__ = ["Builder", "Tracer"]

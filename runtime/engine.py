@@ -277,7 +277,6 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=Fal
          materialize_grads=False):
     """The gradients of `outputs` with respect to `inputs`, as a tuple; no `.grad` is touched."""
     outputs = _as_list(outputs, "outputs")
-    single = isinstance(inputs, Tensor)
     inputs = _as_list(inputs, "inputs")
     if not inputs:
         raise AutogradError("grad requires at least one input tensor")

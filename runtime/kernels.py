@@ -17,7 +17,6 @@ NUMBA_OPTIONS = {"nogil": True, "error_model": "numpy", "fastmath": set(FASTMATH
 HEADER = "import numpy as np\n\n\n"
 
 _compiled = {}        # content hash -> numba dispatcher
-stats = {"compiled": 0}
 
 
 def cache_dir():
@@ -61,5 +60,4 @@ def compile_source(source, name="kernel"):
     spec.loader.exec_module(module)
     fn = numba.njit(**NUMBA_OPTIONS)(getattr(module, name))
     _compiled[key] = fn
-    stats["compiled"] += 1
     return fn

@@ -7,7 +7,6 @@ import pytest
 
 from compiler import disable_jit, grad, jit, make_ir, value_and_grad
 from compiler.errors import ShapeError
-from compiler.interpreter import eval_program
 from compiler.ir import Eqn, Program, ShapedArray, Var, typecheck
 from compiler.primitives import registry
 from compiler.transforms import jvp_program, simplify, vjp_program

@@ -8,7 +8,7 @@ import numpy as np
 from ..errors import ShapeError
 from ..ir import ShapedArray
 from .core import Primitive, defjvp, deflinear, deflowering
-from .elementwise import add, const, convert, div, eq, mul, ne, select
+from .elementwise import const, convert, div, eq, mul, ne, select
 from .structural import broadcast_in_dim
 
 
