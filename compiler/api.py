@@ -163,15 +163,20 @@ def _fast_key(args):
 _FLOAT, _FLOAT32 = "float64 scalar", "float32 scalar"
 
 
-def _tree_expr(treedef, names):
-    """Python source building the output tree from the flat kernel results `names`."""
+def _tree_expr(treedef, names, keys):
+    """Python source building the output tree from the flat kernel results `names`; dict keys
+    are referenced as `_k{i}`, their values collected in `keys`."""
     if treedef is pytree._LEAF:
         return next(names)
     if treedef is None:
         return "None"
     if treedef[0] is dict:
-        return "{" + ", ".join(f"{k!r}: {_tree_expr(d, names)}" for k, d in zip(treedef[1], treedef[2])) + "}"
-    items = [_tree_expr(d, names) for d in treedef[1]]
+        items = []
+        for k, d in zip(treedef[1], treedef[2]):
+            keys.append(k)
+            items.append(f"_k{len(keys) - 1}: {_tree_expr(d, names, keys)}")
+        return "{" + ", ".join(items) + "}"
+    items = [_tree_expr(d, names, keys) for d in treedef[1]]
     if treedef[0] is list:
         return "[" + ", ".join(items) + "]"
     return "(" + ", ".join(items) + ("," if len(items) == 1 else "") + ")"
@@ -190,10 +195,12 @@ class Executable:
                    for i, v in enumerate(prog.outvars)]
         args = ", ".join(f"a{i}" for i in range(len(prog.invars)))
         call_args = ", ".join([f"a{i}" for i in range(len(prog.invars))] + [f"c{i}" for i in range(len(consts))])
+        keys = []
+        tree = _tree_expr(out_tree, iter(results), keys)
         env = {"kernel": self.kernel, **{f"c{i}": c for i, c in enumerate(consts)},
+               **{f"_k{i}": k for i, k in enumerate(keys)},
                **{f"_t{v.aval.dtype.char}": v.aval.dtype.type for v in prog.outvars}}
-        exec(f"def fast({args}):\n    o = kernel({call_args})\n    return {_tree_expr(out_tree, iter(results))}\n",
-             env)
+        exec(f"def fast({args}):\n    o = kernel({call_args})\n    return {tree}\n", env)
         self.fast = env["fast"]    # fast(*leaves) -> output tree
 
     def __call__(self, leaves):
