@@ -16,6 +16,7 @@ import re
 
 import numpy as np
 
+from ..errors import MissingRuleError
 from ..ir import Literal, Var
 from ..primitives import lowering_rules
 from ..primitives.structural import is_unit_reshape
@@ -343,7 +344,7 @@ class Lowering:
         elif eqn.prim.name == "reshape":
             lines = [f"{o} = {a[0]}.reshape({tuple(eqn.params['new_sizes'])})"]
         else:
-            raise NotImplementedError(f"no lowering for primitive '{eqn.prim.name}'")
+            raise MissingRuleError(f"no lowering for primitive '{eqn.prim.name}'")
         self.items.append(lines)
         self.position[out] = len(self.items) - 1
 
