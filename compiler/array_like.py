@@ -34,10 +34,7 @@ class ArrayLike:
     def __array_function__(self, func, types, args, kwargs):
         fn = api.FUNCTIONS.get(func)
         if fn is None:
-            module = getattr(func, "__module__", "numpy") or "numpy"
-            prefix = "np." + (module.split(".", 1)[1] + "." if module.startswith("numpy.") and
-                              module.split(".")[1] in ("linalg", "fft", "random") else "")
-            raise _unsupported(prefix + func.__name__)
+            raise _unsupported(api.public_name(func))
         return fn(*args, **kwargs)
 
     # -- attributes

@@ -727,10 +727,11 @@ def astype(x, dtype):
     return cast(x, dtype)
 
 
-def _public_name(f):
+def public_name(f):
+    """How a user writes a NumPy function: np.sum, np.linalg.norm, np.fft.fft."""
     module = getattr(f, "__module__", None) or "numpy"
     sub = module.split(".")[1] if module.startswith("numpy.") else ""
-    return f"np.{sub}.{f.__name__}" if sub in ("linalg",) else f"np.{f.__name__}"
+    return f"np.{sub}.{f.__name__}" if sub in ("linalg", "fft", "random") else f"np.{f.__name__}"
 
 
-SUPPORTED_NAMES = sorted({_public_name(f) for f in list(UFUNCS) + list(FUNCTIONS)})
+SUPPORTED_NAMES = sorted({public_name(f) for f in list(UFUNCS) + list(FUNCTIONS)})

@@ -354,7 +354,7 @@ _PASSTHROUGH = {np.shape, np.ndim, np.size, np.result_type}
 def array_function(func, args, kwargs):
     fe = api.FUNCTIONS.get(func)
     if fe is None or func in NONDIFF:
-        return _fallback(func, args, kwargs, f"np.{func.__name__}", func in NONDIFF)
+        return _fallback(func, args, kwargs, api.public_name(func), func in NONDIFF)
     if func in _PASSTHROUGH:
         return fe(*args, **kwargs)
     return apply(func, fe, args, kwargs, view=func in names.VIEWS)
