@@ -520,27 +520,24 @@ class _Jacobian:
         out_leaves, out_tree = pytree.flatten(out)
         out_avals = [_aval(leaf) if _is_dynamic(leaf) else ShapedArray((), np.float64) for leaf in out_leaves]
         directional = _directional(self.target, self.argnums, self.mode)
-        # blocks[o][i]: the Jacobian of output leaf o with respect to input leaf i, as rows or columns
-        if self.mode == "jvp":
-            columns = [[[] for _ in in_avals] for _ in out_avals]
-            for i, aval in enumerate(in_avals):
-                for j in range(aval.size):
-                    tangents = [_basis(a, j) if k == i else np.zeros(a.shape, a.dtype) for k, a in enumerate(in_avals)]
-                    t_out = pytree.flatten(directional((args, kwargs), tangents)[1])[0]
-                    for o in range(len(out_avals)):
-                        columns[o][i].append(t_out[o])
-            blocks = [[_assemble(columns[o][i], oa, ia, columns_last=True) for i, ia in enumerate(in_avals)]
-                      for o, oa in enumerate(out_avals)]
-        else:
-            rows = [[[] for _ in in_avals] for _ in out_avals]
-            for o, aval in enumerate(out_avals):
-                for j in range(aval.size):
-                    cts = [_basis(a, j) if k == o else np.zeros(a.shape, a.dtype) for k, a in enumerate(out_avals)]
-                    grads = directional((args, kwargs), cts)
-                    for i in range(len(in_avals)):
-                        rows[o][i].append(grads[i])
-            blocks = [[_assemble(rows[o][i], oa, ia, columns_last=False) for i, ia in enumerate(in_avals)]
-                      for o, oa in enumerate(out_avals)]
+        forward = self.mode == "jvp"
+        # parts[o][i]: derivatives of output leaf o wrt input leaf i, one per basis direction:
+        # columns (one per input element) in forward mode, rows (one per output element) in reverse
+        parts = [[[] for _ in in_avals] for _ in out_avals]
+        basis_avals = in_avals if forward else out_avals
+        for b, aval in enumerate(basis_avals):
+            for j in range(aval.size):
+                directions = [_basis(a, j) if k == b else np.zeros(a.shape, a.dtype)
+                              for k, a in enumerate(basis_avals)]
+                result_j = directional((args, kwargs), directions)
+                if forward:
+                    for o, t in enumerate(pytree.flatten(result_j[1])[0]):
+                        parts[o][b].append(t)
+                else:
+                    for i, g in enumerate(result_j):
+                        parts[b][i].append(g)
+        blocks = [[_assemble(parts[o][i], oa, ia, columns_last=forward) for i, ia in enumerate(in_avals)]
+                  for o, oa in enumerate(out_avals)]
         arg_trees = [sig.arg_trees[a] for a in nums]
         per_out = []
         for o in range(len(out_avals)):
@@ -552,11 +549,10 @@ class _Jacobian:
 
 
 def _assemble(parts, out_aval, in_aval, columns_last):
-    """Stack directional derivatives into an array of shape out.shape + in.shape."""
+    """Stack directional derivatives into an array of shape out.shape + in.shape: columns stack
+    to (*out, n_in), rows to (n_out, *in); either reshapes to the same layout."""
     stacked = np.stack(parts, axis=-1 if columns_last else 0) if parts else np.zeros((0,), out_aval.dtype)
-    if columns_last:   # (*out, n_in)
-        return np.reshape(stacked, out_aval.shape + in_aval.shape)
-    return np.reshape(stacked, out_aval.shape + in_aval.shape)   # (n_out, *in)
+    return np.reshape(stacked, out_aval.shape + in_aval.shape)
 
 
 @_decorator
