@@ -248,8 +248,8 @@ def _concatenate_index(idx, in_avals, out_aval, *, dimension):
         n = x.shape[dimension]
         j = idx[dimension].shifted(-offset)
         offset += n
-        inside = j.in_range(n)
-        if n == 0 or inside is False:
+        inside = j.in_range(n) if n else False
+        if inside is False:
             continue
         entries.append((k, idx[:dimension] + (j.clamped(n),) + idx[dimension + 1:], inside))
         if inside is None:
