@@ -4,8 +4,8 @@ them to fused native kernels with Numba.
     from compiler import grad
     df = grad(f)          # f is an ordinary NumPy function
 """
-from .api import (disable_jit, grad, hessian, jacfwd, jacrev, jit, jvp, make_ir, stop_gradient, value_and_grad,
-                  vjp)
+from .api import disable_jit, grad, jit, jvp, make_ir, stop_gradient, value_and_grad, vjp
+from .jacobians import hessian, jacfwd, jacrev
 from .errors import (DifferentiationError, GradjitError, MissingRuleError, ShapeError, TracingError,
                      UnsupportedFunctionError)
 

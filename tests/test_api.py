@@ -4,7 +4,7 @@ import pytest
 
 import compiler
 from compiler import grad, hessian, jacfwd, jacrev, jit, jvp, make_ir, stop_gradient, value_and_grad, vjp
-from compiler.api import stats
+from compiler.dispatch import stats
 from conftest import central_difference
 
 

@@ -1,0 +1,282 @@
+"""Signatures, compiled executables and the per-signature cache behind every transformation.
+
+A `Transformed` function builds a flat IR program per argument signature (tree structure, shapes,
+dtypes, static values), compiles it once into a Numba kernel (`Executable`) and keeps it keyed by
+the signature; a fast path keyed by shapes and dtypes alone serves the common call.  Called on
+tracers (inside another transformation) the program is inlined into the enclosing trace instead,
+which is how transformations compose.
+"""
+import contextlib
+import functools
+
+import numpy as np
+
+from . import pytree
+from .errors import filter_traceback
+from .interpreter import eval_program
+from .ir import ShapedArray
+from .lowering.codegen import lower_program
+from .tracing import Builder, Tracer
+
+
+_config = {"disable_jit": False}
+stats = {"traces": 0}
+
+
+@contextlib.contextmanager
+def disable_jit():
+    """Run transformed functions with the reference NumPy interpreter instead of compiled kernels."""
+    old = _config["disable_jit"]
+    _config["disable_jit"] = True
+    try:
+        yield
+    finally:
+        _config["disable_jit"] = old
+
+
+# ---------------------------------------------------------------- arguments and signatures
+
+_SCALAR_TYPES = (float, np.floating, np.integer, np.bool_)
+
+
+def _is_dynamic(leaf):
+    """Arrays, floats and NumPy scalars are traced; Python ints, bools, strings... are static."""
+    return isinstance(leaf, (np.ndarray, Tracer)) or isinstance(leaf, _SCALAR_TYPES) or \
+        getattr(leaf, "_gj_trace", None) is not None
+
+
+def _aval(leaf):
+    if isinstance(leaf, float):
+        return ShapedArray((), np.float64)
+    dtype = getattr(leaf, "dtype", None)
+    if dtype is None or not hasattr(leaf, "shape"):
+        raise TypeError(f"gradjit cannot take an argument of type {type(leaf).__name__}")
+    return ShapedArray(leaf.shape, dtype)
+
+
+def _leaf_key(leaf):
+    t = type(leaf)
+    if t is np.ndarray:
+        return (leaf.shape, leaf.dtype.char)
+    if t is float:
+        return "f"
+    if _is_dynamic(leaf):
+        return (np.shape(leaf), np.dtype(getattr(leaf, "dtype", type(leaf))).char)
+    try:
+        hash(leaf)
+    except TypeError:
+        raise TypeError(f"argument leaf of type {type(leaf).__name__} is neither an array nor a hashable "
+                        "static value; pass arrays, numbers, or tuples/lists/dicts of them") from None
+    return ("static", t, leaf)
+
+
+def _kernel_arg(leaf):
+    if type(leaf) is np.ndarray:
+        if leaf.ndim == 0:
+            return leaf[()]
+        return leaf if leaf.flags.c_contiguous else np.ascontiguousarray(leaf)
+    return leaf
+
+
+def _argnums_tuple(argnums, nargs):
+    nums = (argnums,) if isinstance(argnums, int) else tuple(argnums)
+    for n in nums:
+        if not isinstance(n, int) or not -nargs <= n < nargs:
+            raise ValueError(f"argnums={argnums!r} is out of range for a function called with {nargs} arguments")
+    return tuple(n % nargs for n in nums)
+
+
+class Signature:
+    """How a call's arguments (positional and keyword) split into traced leaves and static values."""
+
+    def __init__(self, args, kwargs=None):
+        self.leaves, self.treedef = pytree.flatten((tuple(args), kwargs or {}))
+        self.dynamic = [i for i, leaf in enumerate(self.leaves) if _is_dynamic(leaf)]
+        self.key = (self.treedef, tuple(_leaf_key(leaf) for leaf in self.leaves))
+
+    @property
+    def arg_trees(self):
+        """The tree of each positional argument."""
+        return self.treedef[1][0][1]
+
+    def dynamic_leaves(self):
+        return [self.leaves[i] for i in self.dynamic]
+
+    def rebuild(self, dynamic_values):
+        """(args, kwargs) with the dynamic leaves replaced."""
+        leaves = list(self.leaves)
+        for i, v in zip(self.dynamic, dynamic_values):
+            leaves[i] = v
+        return pytree.unflatten(self.treedef, leaves)
+
+    def positional_owner(self):
+        """For each leaf, the positional argument it belongs to (None for keyword arguments)."""
+        owner = []
+        for a, sub in enumerate(self.arg_trees):
+            owner += [a] * pytree.num_leaves(sub)
+        return owner + [None] * (len(self.leaves) - len(owner))
+
+
+def trace_to_program(fun, sig):
+    """Trace `fun` on abstract versions of the signature's dynamic leaves."""
+    stats["traces"] += 1
+    with Builder() as b:
+        tracers = [b.new_arg(_aval(leaf)) for leaf in sig.dynamic_leaves()]
+        args, kwargs = sig.rebuild(tracers)
+        out = fun(*args, **kwargs)
+        out_leaves, out_tree = pytree.flatten(out)
+        for leaf in out_leaves:
+            if not _is_dynamic(leaf) and not isinstance(leaf, (int, bool)):
+                raise TypeError(f"{_name(fun)} returned a {type(leaf).__name__}; functions traced by gradjit "
+                                "must return arrays, numbers, or tuples/lists/dicts of them")
+        return b.finish(out_leaves), out_tree
+
+
+def _name(fun):
+    return getattr(fun, "__name__", repr(fun))
+
+# ---------------------------------------------------------------- compiled executables
+
+def _fast_key(args):
+    """A cheap signature for the common call: every argument a contiguous array or a float."""
+    key = []
+    for a in args:
+        t = type(a)
+        if t is np.ndarray and a.shape and a.flags.c_contiguous:
+            key.append((a.shape, a.dtype.char))
+        elif t is float or t is np.float64:
+            key.append(_FLOAT)
+        elif t is np.float32:
+            key.append(_FLOAT32)
+        else:
+            return None
+    return tuple(key)
+
+
+_FLOAT, _FLOAT32 = "float64 scalar", "float32 scalar"
+
+
+def _tree_expr(treedef, names, keys):
+    """Python source building the output tree from the flat kernel results `names`; dict keys
+    are referenced as `_k{i}`, their values collected in `keys`."""
+    if treedef is pytree._LEAF:
+        return next(names)
+    if treedef is None:
+        return "None"
+    if treedef[0] is dict:
+        items = []
+        for k, d in zip(treedef[1], treedef[2]):
+            keys.append(k)
+            items.append(f"_k{len(keys) - 1}: {_tree_expr(d, names, keys)}")
+        return "{" + ", ".join(items) + "}"
+    items = [_tree_expr(d, names, keys) for d in treedef[1]]
+    if treedef[0] is list:
+        return "[" + ", ".join(items) + "]"
+    return "(" + ", ".join(items) + ("," if len(items) == 1 else "") + ")"
+
+
+class Executable:
+    """A compiled program: the Numba kernel plus generated glue from flat leaves to the output tree."""
+
+    def __init__(self, prog, out_tree):
+        from runtime.kernels import compile_source
+        self.program, self.out_tree = prog, out_tree
+        self.source = lower_program(prog)
+        self.kernel = compile_source(self.source)
+        consts = [np.ascontiguousarray(c) if isinstance(c, np.ndarray) else c for c in prog.consts]
+        results = [f"_t{v.aval.dtype.char}(o[{i}])" if v.aval.shape == () else f"o[{i}]"
+                   for i, v in enumerate(prog.outvars)]
+        args = ", ".join(f"a{i}" for i in range(len(prog.invars)))
+        call_args = ", ".join([f"a{i}" for i in range(len(prog.invars))] + [f"c{i}" for i in range(len(consts))])
+        keys = []
+        tree = _tree_expr(out_tree, iter(results), keys)
+        env = {"kernel": self.kernel, **{f"c{i}": c for i, c in enumerate(consts)},
+               **{f"_k{i}": k for i, k in enumerate(keys)},
+               **{f"_t{v.aval.dtype.char}": v.aval.dtype.type for v in prog.outvars}}
+        exec(f"def fast({args}):\n    o = kernel({call_args})\n    return {tree}\n", env)
+        self.fast = env["fast"]    # fast(*leaves) -> output tree
+
+    def __call__(self, leaves):
+        return self.fast(*leaves)
+
+
+class Interpreted:
+    """The reference-interpreter counterpart of Executable (used under `disable_jit`)."""
+
+    def __init__(self, prog, out_tree):
+        self.program, self.out_tree = prog, out_tree
+
+    def __call__(self, leaves):
+        out = [np.asarray(v)[()] if np.ndim(v) == 0 else np.asarray(v)
+               for v in eval_program(self.program, list(leaves))]
+        return pytree.unflatten(self.out_tree, out)
+
+
+class Lowered:
+    """What `f.lower(*args)` returns: the IR and the generated kernel source."""
+
+    def __init__(self, prog, source):
+        self.ir, self.source = prog, source
+
+    def __repr__(self):
+        return f"{self.ir}\n\n{self.source}"
+
+
+class Transformed:
+    """A function wrapped by a transformation; `build(sig)` returns (program, out_tree)."""
+
+    def __init__(self, fun, build, name):
+        self.fun, self._build, self._cache, self._fast = fun, build, {}, {}
+        functools.update_wrapper(self, fun, updated=())
+        self.__name__ = f"{name}({_name(fun)})"
+
+    def program(self, *args, **kwargs):
+        return self._build(Signature(args, kwargs))
+
+    def lower(self, *args, **kwargs):
+        prog, _ = self.program(*args, **kwargs)
+        return Lowered(prog, lower_program(prog))
+
+    def __call__(self, *args, **kwargs):
+        key = None if kwargs else _fast_key(args)
+        if key is not None and not _config["disable_jit"]:
+            fast = self._fast.get(key)
+            if fast is not None:
+                return fast(*args)
+        return self._call(args, kwargs, key)
+
+    def _call(self, args, kwargs, fast_key):
+        try:
+            sig = Signature(args, kwargs)
+            entry = self._cache.get(sig.key)
+            dyn = sig.dynamic_leaves()
+            if entry is None:
+                if any(getattr(leaf, "_gj_trace", None) is not None for leaf in dyn):
+                    prog, out_tree = self._build(sig)
+                    return pytree.unflatten(out_tree, eval_program(prog, dyn))
+                prog, out_tree = self._build(sig)
+                kind = Interpreted if _config["disable_jit"] else Executable
+                entry = self._cache[sig.key] = kind(prog, out_tree)
+                if fast_key is not None and kind is Executable:
+                    self._fast[fast_key] = entry.fast
+            elif _config["disable_jit"] and isinstance(entry, Executable):
+                entry = Interpreted(entry.program, entry.out_tree)
+            return entry([_kernel_arg(leaf) for leaf in dyn])
+        except Exception as e:
+            raise e.with_traceback(filter_traceback(e.__traceback__)) from None
+
+    def __repr__(self):
+        return f"<gradjit {self.__name__}>"
+
+    def __get__(self, obj, objtype=None):
+        return self if obj is None else functools.partial(self, obj)
+
+
+def _decorator(transform):
+    """Let `transform` be used as @t, @t(...), t(f) and t(f, ...)."""
+    @functools.wraps(transform)
+    def wrapper(fun=None, *args, **kwargs):
+        if fun is None:
+            return lambda f: transform(f, *args, **kwargs)
+        return transform(fun, *args, **kwargs)
+    return wrapper
