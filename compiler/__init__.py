@@ -12,3 +12,7 @@ from .errors import (DifferentiationError, GradjitError, MissingRuleError, Shape
 __all__ = ["grad", "value_and_grad", "jvp", "vjp", "jacfwd", "jacrev", "hessian", "jit", "make_ir", "stop_gradient", "disable_jit",
            "GradjitError", "TracingError", "UnsupportedFunctionError", "ShapeError",
            "DifferentiationError", "MissingRuleError"]
+
+from .control_flow import cond, fori_loop, scan, switch, while_loop  # noqa: E402
+
+__all__ += ["fori_loop", "scan", "while_loop", "cond", "switch"]

@@ -141,10 +141,21 @@ class _Namer:
         return name
 
 
-def _pp_param(value, indent):
+def subprograms(params):
+    """The Programs among an equation's params (loop bodies, conditional branches)."""
+    for value in params.values():
+        if isinstance(value, Program):
+            yield value
+        elif isinstance(value, tuple):
+            yield from (p for p in value if isinstance(p, Program))
+
+
+def _pp_param(value, indent, namer):
     if isinstance(value, Program):
-        inner = pp_program(value, indent + 4)
-        return "\n" + inner
+        return pp_program(value, indent, namer).lstrip()
+    if isinstance(value, tuple) and value and all(isinstance(p, Program) for p in value):
+        inner = ",\n".join(pp_program(p, indent + 2, namer) for p in value)
+        return f"(\n{inner}\n{' ' * indent})"
     if isinstance(value, np.dtype):
         return dtype_short(value)
     return repr(value)
@@ -159,9 +170,14 @@ def pp_program(prog, indent=0, namer=None):
     lines = [f"{pad}{{ lambda {consts} ; {args}. let"]
     for eqn in prog.eqns:
         outs = " ".join(decl(v) for v in eqn.outputs)
-        params = "".join(f" {k}={_pp_param(v, indent + 4)}" for k, v in sorted(eqn.params.items()))
+        items = sorted(eqn.params.items())
+        if any(True for _ in subprograms(eqn.params)):     # one param per line, sub-programs nested
+            params = "".join(f"\n{pad}      {k}={_pp_param(v, indent + 6, name)}" for k, v in items)
+            params = f"[{params}\n{pad}    ]"
+        else:
+            params = "".join(f" {k}={_pp_param(v, indent + 4, name)}" for k, v in items)
+            params = f"[{params.strip()}]" if params else ""
         ins = " ".join(name(x) for x in eqn.inputs)
-        params = f"[{params.strip()}]" if params else ""
         lines.append(f"{pad}    {outs} = {eqn.prim.name}{params} {ins}")
     outs = ", ".join(name(v) for v in prog.outvars)
     lines.append(f"{pad}  in ({outs}{',' if len(prog.outvars) == 1 else ''}) }}")
@@ -181,6 +197,8 @@ def typecheck(prog):
         for x in eqn.inputs:
             if isinstance(x, Var) and x not in defined:
                 raise ShapeError(f"{eqn.prim.name}: input {x} is used before it is defined")
+        for sub in subprograms(eqn.params):     # loop bodies and branches are programs too
+            typecheck(sub)
         expected = eqn.prim.abstract_eval(*[x.aval for x in eqn.inputs], **eqn.params)
         expected = expected if eqn.prim.multiple_results else [expected]
         got = [v.aval for v in eqn.outputs]

@@ -326,6 +326,8 @@ class Lowering:
 
     def _statement(self, eqn):
         kind = lowering_rules[eqn.prim][0]
+        if kind == "control":             # loops and conditionals: compiler/lowering/control.py
+            return lowering_rules[eqn.prim][1](self, eqn)
         out = eqn.outputs[0]
         o = self.bind_name(out)
         a = [self._operand(x) for x in eqn.inputs]

@@ -15,6 +15,8 @@ jvp_rules = {}         # prim -> fn(primals, tangents, **params) -> (out, tangen
 transpose_rules = {}   # prim -> fn(ct, *args, **params) -> cotangent per arg (None: zero / not linear)
 lowering_rules = {}    # prim -> (kind, data): how compiler.lowering emits it
 nondiff = set()        # prims whose outputs carry no derivative (comparisons, sign, ...)
+partial_eval_rules = {} # prim -> fn(eqn, linear_inputs) -> (primal eqns, linear eqns): splits loops for linearize
+dce_rules = {}         # prim -> fn(eqn, used_outputs) -> eqn without dead outputs and inputs (loops)
 
 
 class Primitive:

@@ -2,6 +2,7 @@
 import numpy as np
 
 from ..ir import Eqn, Literal, Program, Var
+from ..primitives.core import dce_rules
 
 
 def dce(prog, keep_outputs=None):
@@ -13,6 +14,9 @@ def dce(prog, keep_outputs=None):
     kept = []
     for eqn in reversed(prog.eqns):
         if any(v in live for v in eqn.outputs):
+            prune = dce_rules.get(eqn.prim)      # loops and conditionals drop dead outputs and inputs
+            if prune is not None:
+                eqn = prune(eqn, [v in live for v in eqn.outputs])
             kept.append(eqn)
             live.update(x for x in eqn.inputs if isinstance(x, Var))
     kept.reverse()

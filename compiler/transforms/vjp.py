@@ -11,6 +11,7 @@ from ..primitives import UndefinedPrimal, transpose_rules
 from ..primitives.core import add_tangents
 from ..tracing import Builder
 from .jvp import jvp_program, zeros
+from .partial_eval import split_eqns
 
 
 def vjp_program(prog, wrt, seeds):
@@ -23,13 +24,7 @@ def vjp_program(prog, wrt, seeds):
     n_in, n_out = len(prog.invars), len(prog.outvars)
     tangent_in = jvp.invars[n_in:]
     linear = set(tangent_in)
-    primal_eqns, linear_eqns = [], []
-    for eqn in jvp.eqns:
-        if any(isinstance(x, Var) and x in linear for x in eqn.inputs):
-            linear_eqns.append(eqn)
-            linear.update(eqn.outputs)
-        else:
-            primal_eqns.append(eqn)
+    primal_eqns, linear_eqns = split_eqns(jvp.eqns, linear)   # loops split into primal and linear loops
 
     with Builder() as b:
         env = {}
