@@ -289,7 +289,8 @@ def cond(pred, true_fun, false_fun, *operands):
         return (true_fun if bool(pred) else false_fun)(*operands)
     if aval.dtype != np.bool_:
         pred = ew.ne(pred, aval.dtype.type(0))
-    return _branch(ew.convert(pred, np.int64), (false_fun, true_fun), operands, "cond", source)
+    return _branch(ew.convert(pred, np.int64), (false_fun, true_fun), operands, "cond", source,
+                   ["false_fun", "true_fun"])
 
 
 def switch(index, branches, *operands):
@@ -305,10 +306,10 @@ def switch(index, branches, *operands):
             f"(x > 0).astype(int), or round and cast a float.", source))
     if not _tracing():
         return branches[min(max(int(index), 0), len(branches) - 1)](*operands)
-    return _branch(index, branches, operands, "switch", source)
+    return _branch(index, branches, operands, "switch", source, [f"branch {k}" for k in range(len(branches))])
 
 
-def _branch(index, branches, operands, what, source):
+def _branch(index, branches, operands, what, source, names):
     leaves, tree = pytree.flatten(operands)
     avals = [_leaf_aval(l, what, f"operand{p}", source) for l, p in zip(leaves, _paths(tree))]
     results = [_trace_branch(fn, tree, avals, what, source, None) for fn in branches]
@@ -316,8 +317,8 @@ def _branch(index, branches, operands, what, source):
     for k, (_, _, t, _) in enumerate(results):
         if t != out_tree:
             raise ShapeError(at_line(
-                f"{what}: every branch must return the same structure, but branch 0 returns "
-                f"{_describe(out_tree)} and branch {k} returns {_describe(t)}", source))
+                f"{what}: every branch must return the same structure, but {names[0]} returns "
+                f"{_describe(out_tree)} and {names[k]} returns {_describe(t)}", source))
     targets = []       # the type of each output: Python numbers take the type the other branches give
     for k, path in enumerate(_paths(out_tree)):
         typed = [(r[0].out_avals[k], b) for b, r in enumerate(results) if not r[3][k]]
@@ -327,8 +328,8 @@ def _branch(index, branches, operands, what, source):
             if got != target and not (r[3][k] and got.shape == target.shape):
                 first = typed[0][1] if typed else 0
                 raise ShapeError(at_line(
-                    f"{what}: the branches return different types for output{path}: branch {first} gives "
-                    f"{_fmt(target)}, branch {b} gives {_fmt(got)}. Every branch must return the same "
+                    f"{what}: the branches return different types for output{path or ''}: {names[first]} "
+                    f"gives {_fmt(target)}, {names[b]} gives {_fmt(got)}. Every branch must return the same "
                     f"shapes and dtypes.", source))
         targets.append(target)
     results = [r if all(a == t for a, t in zip(r[0].out_avals, targets)) else

@@ -2,6 +2,7 @@
 
 Messages name the problem, the user's file:line where there is one, and the fix.
 """
+import contextlib
 import os
 import sys
 import types
@@ -47,8 +48,24 @@ def _is_internal(filename):
     return filename.startswith(tuple(_INTERNAL_DIRS)) or filename.startswith("<__array_function__")
 
 
+_sources = []    # while a transform re-emits an equation: the user line it came from
+
+
+@contextlib.contextmanager
+def source_of(source):
+    """Equations recorded inside point at `source` (the line of the equation being transformed)."""
+    _sources.append(source)
+    try:
+        yield
+    finally:
+        _sources.pop()
+
+
 def user_source():
-    """'file:line' of the innermost frame outside gradjit and NumPy's dispatch machinery."""
+    """'file:line' of the innermost frame outside gradjit and NumPy's dispatch machinery (or of
+    the equation a transform is re-emitting)."""
+    if _sources and _sources[-1] is not None:
+        return _sources[-1]
     frame = sys._getframe(1)
     while frame is not None:
         filename = frame.f_code.co_filename

@@ -3,6 +3,8 @@ shapes of its inputs, and the domain inputs are drawn from.  `smooth` entries al
 second-order check."""
 import numpy as np
 
+from compiler import cond, fori_loop, scan, switch
+
 
 class Spec:
     def __init__(self, name, fn, shapes, domain=(-2.0, 2.0), smooth=True, positive=(), int_inputs=None):
@@ -92,4 +94,12 @@ SPECS = [
     Spec("matvec", lambda a, v: a @ v + v @ a.T, [(3, 4), (4,)]),
     Spec("dot_vec", lambda a, b: np.dot(a, b) * a, [(5,), (5,)]),
     Spec("outer", lambda a, b: np.outer(a, b), [(3,), (4,)]),
+    # loops and conditionals (the reference is the untraced Python loop)
+    Spec("fori_loop", lambda x: fori_loop(0, 4, lambda i, c: np.sin(c) * x + 0.5 * c * i, x), [(3,)]),
+    Spec("scan", lambda x, ys: scan(lambda c, y: (c * np.cos(y) + y, {"c": c * y}), x, ys, reverse=True)[1]["c"],
+         [(3,), (4, 3)]),
+    Spec("cond", lambda x, y: cond(np.sum(x) > 0, lambda a, b: a * np.exp(b), lambda a, b: np.sin(a) - b, x, y),
+         [(4,), (4,)], (0.1, 2.0)),
+    Spec("switch", lambda x: switch((x[0] > 1).astype(np.int64) + 1, [np.exp, np.sin, lambda c: c ** 3], x),
+         [(4,)], (0.1, 2.0)),
 ]

@@ -4,7 +4,7 @@
 `wrt`) and returning (primal outputs..., tangent outputs...).  Tangents that are structurally zero
 are `None` while transforming (symbolic zeros): no code is emitted for them.
 """
-from ..errors import MissingRuleError, at_line
+from ..errors import MissingRuleError, at_line, source_of
 from ..ir import Literal
 from ..primitives import is_float, jvp_rules
 from ..primitives.structural import broadcast_in_dim
@@ -39,13 +39,15 @@ def jvp_trace(prog, consts, primals, tangents):
         ins = [read(x) for x in eqn.inputs]
         tins = [None if isinstance(x, Literal) else tenv.get(x) for x in eqn.inputs]
         if all(t is None for t in tins):
-            out = eqn.prim.bind(*ins, **eqn.params)
+            with source_of(eqn.source):       # re-emitted equations keep the user's line
+                out = eqn.prim.bind(*ins, **eqn.params)
             tout = None
         else:
             rule = jvp_rules.get(eqn.prim)
             if rule is None:
                 raise MissingRuleError(at_line(f"no derivative rule for primitive '{eqn.prim.name}'", eqn.source))
-            out, tout = rule(ins, tins, **eqn.params)
+            with source_of(eqn.source):
+                out, tout = rule(ins, tins, **eqn.params)
         outs = out if eqn.prim.multiple_results else [out]
         touts = tout if eqn.prim.multiple_results else [tout]
         for v, o, t in zip(eqn.outputs, outs, touts):
