@@ -380,6 +380,55 @@ def test_dead_loop_outputs_and_carries_are_pruned():
     assert "exp" not in [e.prim.name for e in loop.params["body"].eqns]
 
 
+def test_edge_cases_compiled_against_interpreter():
+    """Zero steps, no carry, scalar ys, a literal switch index, float32, dead while/cond outputs."""
+    cases = [
+        lambda x: np.sum(scan(lambda c, t: (c * t, c), x, np.zeros((0, 3)))[0] ** 2),
+        lambda x: np.sum(scan(lambda c, t: (c, np.sin(t) * x), (), XS)[1]),
+        lambda x: np.sum(scan(lambda c, t: (c * 0.9 + t, np.sum(c * c)), x, XS)[1]),
+        lambda x: np.sum(switch(1, [np.exp, np.sin], x)),
+        lambda x: np.sum(while_loop(lambda v: v[0] < 5, lambda v: (v[0] + 1, v[1] * 1.1, np.exp(v[2])), (0, x, x))[1]),
+        lambda x: np.sum(cond(x[0] > 0, lambda x: (x * 2, np.exp(x)), lambda x: (x * 3, np.cos(x)), x)[0]),
+    ]
+    for f in cases:
+        value = jit(f)(X)
+        with disable_jit():
+            close(value, jit(f)(X))
+            if "while_loop" not in f.__code__.co_names:
+                close(grad(f)(X), [central_difference(f, [X], [e]) for e in np.eye(3)], rtol=1e-6, atol=1e-8)
+    (loop,) = [e for e in jit(cases[4]).program(X)[0].eqns if e.prim.name == "while_loop"]
+    assert len(loop.outputs) == 2                 # the dead third carry is gone
+    (branch,) = [e for e in jit(cases[5]).program(X)[0].eqns if e.prim.name == "cond"]
+    assert len(branch.outputs) == 1
+    g = grad(lambda x: np.sum(fori_loop(0, 3, lambda i, c: c * np.float32(0.5) + np.sin(c), x)))(X.astype(np.float32))
+    assert g.dtype == np.float32
+
+
+def indexed_by_counter(x, w):
+    """The loop counter indexes an array: an integer per-step residual for the adjoint."""
+    return np.sum(fori_loop(0, 4, lambda i, c: c * w[i] + np.sin(c), x))
+
+
+def test_loop_counter_as_index():
+    w = np.array([0.5, -1.0, 2.0, 0.1])
+
+    def unrolled(x, w):
+        c = x
+        for i in range(4):
+            c = c * w[i] + np.sin(c)
+        return np.sum(c)
+    with disable_jit():
+        close(grad(indexed_by_counter, argnums=(0, 1))(X, w), grad(unrolled, argnums=(0, 1))(X, w))
+
+
+@pytest.mark.xfail(raises=KeyError, strict=False, reason="issue 7.15: codegen of a rank-0 scatter_add (x[i] under grad)")
+def test_loop_counter_as_index_compiled():
+    w = np.array([0.5, -1.0, 2.0, 0.1])
+    g = grad(indexed_by_counter, argnums=(0, 1))(X, w)
+    with disable_jit():
+        close(g, grad(indexed_by_counter, argnums=(0, 1))(X, w), rtol=1e-11)
+
+
 def _canonical(source):
     """Name variables by order of appearance (variable numbering is global)."""
     names = {}
