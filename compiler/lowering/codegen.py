@@ -259,7 +259,7 @@ class Lowering:
     def bind_name(self, var):
         name = self.names.get(var)
         if name is None:
-            name = self.names[var] = f"v{var.count}"
+            name = self.names[var] = f"v{len(self.names)}"   # per program: the same program, the same source
         return name
 
     # -- planning
