@@ -26,10 +26,12 @@ def stop_gradient(x):
 
 # ---------------------------------------------------------------- jit and make_ir
 
-def _jit(fun, has_aux=False):
+def _jit(fun, has_aux=False, fname="jit"):
     """jit; with has_aux, fun returns (out, aux) and aux leaves that are not arrays pass through."""
     def build(sig):
         prog, out_tree = trace_to_program(fun, sig, has_aux)
+        if has_aux:
+            _split_aux(out_tree, fun, fname)
         return simplify(prog), out_tree
     return Transformed(fun, build, "jit")
 
@@ -190,7 +192,7 @@ def _directional(fun, argnums, mode, has_aux=False):
     t = _directional_cache.get(key)
     if t is None:
         if mode == "jit":
-            t = _jit(fun, has_aux)
+            t = _jit(fun, has_aux, "vjp")
         else:
             t = Transformed(fun, _directional_build(fun, argnums, mode, has_aux), mode)
         _directional_cache[key] = t

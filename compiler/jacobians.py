@@ -24,7 +24,7 @@ class _Jacobian:
 
     def __init__(self, fun, argnums, has_aux, mode):
         self.fun, self.argnums, self.has_aux, self.mode = fun, argnums, has_aux, mode
-        self.forward = _jit(fun, has_aux)
+        self.forward = _jit(fun, has_aux, "jacfwd" if mode == "jvp" else "jacrev")
         functools.update_wrapper(self, fun, updated=())
 
     def __call__(self, *args, **kwargs):

@@ -142,6 +142,14 @@ def test_has_aux_returns_non_array_leaves_as_they_are():
         check(aux)
 
 
+@pytest.mark.parametrize("name", ["vjp", "jacfwd", "jacrev"])
+def test_has_aux_without_a_pair_is_a_clear_error(name):
+    call = {"vjp": lambda f: vjp(f, 1.0, has_aux=True), "jacfwd": lambda f: jacfwd(f, has_aux=True)(1.0),
+            "jacrev": lambda f: jacrev(f, has_aux=True)(1.0)}[name]
+    with pytest.raises(compiler.DifferentiationError, match=name + r"\(has_aux=True\).*must return a pair"):
+        call(lambda x: x * 2.0)
+
+
 # ---------------------------------------------------------------- item 18: closing over outer tracers
 
 def test_inner_transformations_closing_over_outer_tracers():
