@@ -12,11 +12,14 @@ uses (loop-invariant hoisting), and each (variable, index) pair is computed once
 tests (from pad and concatenate) depend on the outer loop variable, the outer loop is split into
 segments in which every test is decided, so the interior runs without them.
 
-Two rules keep the plan correct rather than merely fast.  A float value whose exact bits a
-derivative tests (an operand of a comparison or of `sign`: the tie masks of max/min, the zero
-tests of prod) is never computed twice: fastmath lets two copies of one expression round
-differently, so such a value is materialised once where it would be recomputed.  And nothing
-recurses on program length: expressions are evaluated on an explicit stack.
+Rules that keep the plan correct and its size linear in the program's.  A float value whose
+exact bits something tests (an operand of a comparison or of `sign`: the tie masks of max/min,
+the zero tests of prod) is computed once: fastmath lets two copies of one expression round
+differently, so where the plan recomputes such a value it is materialised and the program lowered
+again.  A value that inlining would recompute under more than MAX_FANOUT index maps (a stencil
+unrolled in time multiplies these), or at the end of more than MAX_REMAPS chained index maps, is
+materialised too.  And nothing recurses on program length: expressions are evaluated on an
+explicit stack, and no statement nests more than MAX_NESTING conditional expressions.
 """
 import re
 
@@ -393,12 +396,12 @@ class Lowering:
     def _bound_remap_chains(self, must):
         """Add every MAX_REMAPS-th value of a chain of index maps (`x = concatenate([x[:1], ...])`
         unrolled in time): each nest reading the end of the chain walks it back to an array."""
-        length = {}
+        length = {}             # inlined index map -> index maps chained up to an array or a computation
         for eqn in self.prog.eqns:
             out = eqn.outputs[0]
-            if _inlinable(eqn) and out not in must and out.aval.shape != ():
-                n = max((length.get(x, 0) for x in eqn.inputs if isinstance(x, Var)), default=0)
-                n += lowering_rules[eqn.prim][0] != "elementwise"
+            if _inlinable(eqn) and out not in must and out.aval.shape != () \
+                    and lowering_rules[eqn.prim][0] != "elementwise":
+                n = 1 + max((length.get(x, 0) for x in eqn.inputs if isinstance(x, Var)), default=0)
                 if n > MAX_REMAPS:
                     must.add(out)
                 else:
