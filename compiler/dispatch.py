@@ -223,15 +223,14 @@ class Executable:
         self.source = lower_program(prog)
         self.kernel = compile_source(self.source)
         consts = [np.ascontiguousarray(c) if isinstance(c, np.ndarray) else c for c in prog.consts]
-        results = [f"_t{v.aval.dtype.char}(o[{i}])" if v.aval.shape == () else f"o[{i}]"
-                   for i, v in enumerate(prog.outvars)]
+        results = [f"_s{i}(o[{i}])" if v.aval.shape == () else f"o[{i}]" for i, v in enumerate(prog.outvars)]
         args = ", ".join(f"a{i}" for i in range(len(prog.invars)))
         call_args = ", ".join([f"a{i}" for i in range(len(prog.invars))] + [f"c{i}" for i in range(len(consts))])
         keys = []
         tree = _tree_expr(out_tree, iter(results), keys)
         env = {"kernel": self.kernel, **{f"c{i}": c for i, c in enumerate(consts)},
                **{f"_k{i}": k for i, k in enumerate(keys)},
-               **{f"_t{v.aval.dtype.char}": v.aval.dtype.type for v in prog.outvars}}
+               **{f"_s{i}": v.aval.dtype.type for i, v in enumerate(prog.outvars)}}
         exec(f"def fast({args}):\n    o = kernel({call_args})\n    return {tree}\n", env)
         self.fast = env["fast"]    # fast(*leaves) -> output tree
 
@@ -246,7 +245,7 @@ class Interpreted:
         self.program, self.out_tree = prog, out_tree
 
     def __call__(self, leaves):
-        out = [np.asarray(v)[()] if np.ndim(v) == 0 else np.asarray(v)
+        out = [np.asarray(v)[()] if np.ndim(v) == 0 else np.array(v)     # a fresh copy, as compiled
                for v in eval_program(self.program, list(leaves))]
         return pytree.unflatten(self.out_tree, out)
 
