@@ -4,12 +4,13 @@ them to fused native kernels with Numba.
     from compiler import grad
     df = grad(f)          # f is an ordinary NumPy function
 """
-from .api import disable_jit, grad, jit, jvp, make_ir, stop_gradient, value_and_grad, vjp
+from .api import disable_jit, grad, jit, jvp, make_ir, set_cache_size, stop_gradient, value_and_grad, vjp
 from .jacobians import hessian, jacfwd, jacrev
 from .errors import (DifferentiationError, GradjitError, MissingRuleError, ShapeError, TracingError,
                      UnsupportedFunctionError)
 
 __all__ = ["grad", "value_and_grad", "jvp", "vjp", "jacfwd", "jacrev", "hessian", "jit", "make_ir", "stop_gradient", "disable_jit",
+           "set_cache_size",
            "GradjitError", "TracingError", "UnsupportedFunctionError", "ShapeError",
            "DifferentiationError", "MissingRuleError"]
 

@@ -11,11 +11,12 @@ from . import pytree
 from .dispatch import (Signature, Transformed, _argnums_tuple, _aval, _decorator, _is_dynamic, _name,
                        disable_jit, trace_to_program)
 from .errors import DifferentiationError, ShapeError
+from .lru import LRU, set_cache_size  # noqa: F401 (public)
 from .primitives import elementwise as ew
 from .primitives import is_float
-from .transforms import jvp_program, simplify, vjp_program
+from .transforms import dce, jvp_program, simplify, vjp_program
 
-__all__ = ["disable_jit", "grad", "value_and_grad", "jvp", "vjp", "jit", "make_ir", "stop_gradient"]
+__all__ = ["disable_jit", "grad", "value_and_grad", "jvp", "vjp", "jit", "make_ir", "stop_gradient", "set_cache_size"]
 
 
 def stop_gradient(x):
@@ -25,12 +26,19 @@ def stop_gradient(x):
 
 # ---------------------------------------------------------------- jit and make_ir
 
-@_decorator
-def jit(fun):
+def _jit(fun, has_aux=False, fname="jit"):
+    """jit; with has_aux, fun returns (out, aux) and aux leaves that are not arrays pass through."""
     def build(sig):
-        prog, out_tree = trace_to_program(fun, sig)
+        prog, out_tree = trace_to_program(fun, sig, has_aux)
+        if has_aux:
+            _split_aux(out_tree, fun, fname)
         return simplify(prog), out_tree
     return Transformed(fun, build, "jit")
+
+
+@_decorator
+def jit(fun):
+    return _jit(fun)
 
 
 def make_ir(fun):
@@ -65,12 +73,17 @@ def _wrt_mask(sig, argnums, fname):
     return wrt, grad_tree
 
 
+def _split_aux(out_tree, fun, fname):
+    """(value tree, aux tree) of a function that must return a pair (value, aux)."""
+    if not (isinstance(out_tree, tuple) and out_tree[0] in (tuple, list) and len(out_tree[1]) == 2):
+        raise DifferentiationError(f"{fname}(has_aux=True): {_name(fun)} must return a pair (value, aux)")
+    return out_tree[1]
+
+
 def _scalar_output(prog, out_tree, has_aux, fun, fname):
     """Split the output tree into (value, aux) and check the value is a real scalar."""
     if has_aux:
-        if not (isinstance(out_tree, tuple) and out_tree[0] in (tuple, list) and len(out_tree[1]) == 2):
-            raise DifferentiationError(f"{fname}(has_aux=True): {_name(fun)} must return a pair (value, aux)")
-        value_tree, aux_tree = out_tree[1]
+        value_tree, aux_tree = _split_aux(out_tree, fun, fname)
     else:
         value_tree, aux_tree = out_tree, None
     if value_tree != pytree._LEAF or prog.outvars[0].aval.shape != ():
@@ -88,7 +101,7 @@ def _scalar_output(prog, out_tree, has_aux, fun, fname):
 def _value_and_grad_build(fun, argnums, has_aux, fname, with_value):
     def build(sig):
         wrt, grad_tree = _wrt_mask(sig, argnums, fname)
-        prog, out_tree = trace_to_program(fun, sig)
+        prog, out_tree = trace_to_program(fun, sig, has_aux)
         aux_tree = _scalar_output(prog, out_tree, has_aux, fun, fname)
         n_out = len(prog.outvars)
         seeds = [prog.outvars[0].aval.dtype.type(1.0)] + [None] * (n_out - 1)
@@ -131,15 +144,25 @@ def _float_leaves_only(sig, fname):
                 f"close over the non-float values (functools.partial or a lambda).")
 
 
-def _directional_build(fun, argnums, mode):
+def _value_part(prog, out_tree, fun, fname):
+    """The program and tree of `value` for a function returning (value, aux)."""
+    value_tree, _ = _split_aux(out_tree, fun, fname)
+    n = pytree.num_leaves(value_tree)
+    return dce(prog, [i < n for i in range(len(prog.outvars))]), value_tree
+
+
+def _directional_build(fun, argnums, mode, has_aux):
     """Programs for one direction. Called as f(((args...), {kwargs}), [directions]):
     mode "jvp": directions are tangents of the differentiated leaves -> ((outs), (tangent outs));
-    mode "vjp": directions are cotangents of the outputs -> [gradients of the differentiated leaves]."""
+    mode "vjp": directions are cotangents of the outputs -> [gradients of the differentiated leaves].
+    With has_aux, fun returns (out, aux) and only out is differentiated."""
     def build(sig):
         ((args, kwargs), directions), _ = sig.rebuild(sig.dynamic_leaves())
         inner = Signature(tuple(args), kwargs)
         wrt, _ = _wrt_mask(inner, argnums, mode)
-        prog, out_tree = trace_to_program(fun, inner)
+        prog, out_tree = trace_to_program(fun, inner, has_aux)
+        if has_aux:
+            prog, out_tree = _value_part(prog, out_tree, fun, mode)
         n_dir = len(sig.dynamic) - len(inner.dynamic)
         if mode == "jvp":
             program = jvp_program(prog, wrt)
@@ -159,16 +182,19 @@ def _directional_build(fun, argnums, mode):
     return build
 
 
-_directional_cache = {}
+_directional_cache = LRU()
 
 
-def _directional(fun, argnums, mode):
-    """A cached transformed function for the functional API (jvp, vjp), which has no decorator
-    object to hold compiled kernels between calls."""
-    key = (fun, argnums, mode)
+def _directional(fun, argnums, mode, has_aux=False):
+    """A cached transformed function for the functional API (jvp, vjp, jacobians), which has no
+    decorator object to hold compiled kernels between calls.  Mode "jit" ignores argnums."""
+    key = (fun, argnums, mode, has_aux)
     t = _directional_cache.get(key)
     if t is None:
-        t = jit(fun) if mode == "jit" else Transformed(fun, _directional_build(fun, argnums, mode), mode)
+        if mode == "jit":
+            t = _jit(fun, has_aux, "vjp")
+        else:
+            t = Transformed(fun, _directional_build(fun, argnums, mode, has_aux), mode)
         _directional_cache[key] = t
     return t
 
@@ -199,11 +225,10 @@ def vjp(fun, *primals, has_aux=False):
     With has_aux, fun returns (out, aux) and vjp returns (out, vjp_fn, aux).
     The forward pass runs again, fused with the backward pass, when vjp_fn is called."""
     _float_leaves_only(Signature(primals), "vjp")
-    target = (lambda *a: fun(*a)[0]) if has_aux else fun
-    result = _directional(fun, None, "jit")(*primals)
+    result = _directional(fun, None, "jit", has_aux)(*primals)
     out = result[0] if has_aux else result
     out_leaves, out_tree = pytree.flatten(out)
-    backward = _directional(target, tuple(range(len(primals))), "vjp")
+    backward = _directional(fun, tuple(range(len(primals))), "vjp", has_aux)
     arg_trees = [pytree.flatten(p)[1] for p in primals]
 
     def vjp_fn(ct):

@@ -9,7 +9,6 @@ trace, they simply run as Python loops (on NumPy arrays or eager `runtime` tenso
 import numpy as np
 
 from . import pytree
-from . import tracing
 from .errors import ShapeError, TracingError, at_line, user_source
 from .ir import ShapedArray, dtype_short
 from .primitives import elementwise as ew
@@ -20,7 +19,8 @@ __all__ = ["fori_loop", "scan", "while_loop", "cond", "switch"]
 
 
 def _tracing():
-    return bool(tracing._active)
+    from .transforms.subprograms import current_builder
+    return current_builder() is not None
 
 
 def _trace(fn, in_avals):

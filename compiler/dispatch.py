@@ -2,36 +2,59 @@
 
 A `Transformed` function builds a flat IR program per argument signature (tree structure, shapes,
 dtypes, static values), compiles it once into a Numba kernel (`Executable`) and keeps it keyed by
-the signature; a fast path keyed by shapes and dtypes alone serves the common call.  Called on
-tracers (inside another transformation) the program is inlined into the enclosing trace instead,
-which is how transformations compose.
+the signature; a fast path keyed by shapes and dtypes alone serves the common call.  Executables
+are also shared by program content (kernel source, output tree, constants), so tracing the same
+function again (a new `grad(loss)` object each step) reuses the kernel.  Called on tracers
+(inside another transformation), or on a function that closes over an enclosing trace's values,
+the program is inlined into the enclosing trace instead, which is how transformations compose.
+Before a cached kernel runs, the bindings the function captured are checked (`captures`): a
+rebound closure variable, global or attribute makes it trace again.
+
+Caches are bounded (`lru`); `disable_jit` and the tracer stack are per thread.
 """
 import contextlib
 import functools
+import threading
+import warnings
+import weakref
 
 import numpy as np
 
-from . import pytree
+from . import captures, pytree
 from .errors import filter_traceback
 from .interpreter import eval_program
 from .ir import ShapedArray
 from .lowering.codegen import lower_program
+from .lru import LRU, cache_size
 from .tracing import Builder, Tracer
 
 
-_config = {"disable_jit": False}
+class _ThreadState(threading.local):
+    disable_jit = False
+
+
+_state = _ThreadState()
+_disabled_threads = 0        # threads inside disable_jit: while 0, the fast path need not ask _state
+_disabled_lock = threading.Lock()
 stats = {"traces": 0}
+REBIND_WARNING = 20     # warn when a function has been traced again this often for rebound captures
 
 
 @contextlib.contextmanager
 def disable_jit():
-    """Run transformed functions with the reference NumPy interpreter instead of compiled kernels."""
-    old = _config["disable_jit"]
-    _config["disable_jit"] = True
+    """Run transformed functions with the reference NumPy interpreter instead of compiled kernels
+    (in this thread; kernels are neither compiled nor cached meanwhile)."""
+    global _disabled_threads
+    old = _state.disable_jit
+    _state.disable_jit = True
+    with _disabled_lock:
+        _disabled_threads += 1
     try:
         yield
     finally:
-        _config["disable_jit"] = old
+        _state.disable_jit = old
+        with _disabled_lock:
+            _disabled_threads -= 1
 
 
 # ---------------------------------------------------------------- arguments and signatures
@@ -83,7 +106,12 @@ def _argnums_tuple(argnums, nargs):
     for n in nums:
         if not isinstance(n, int) or not -nargs <= n < nargs:
             raise ValueError(f"argnums={argnums!r} is out of range for a function called with {nargs} arguments")
-    return tuple(n % nargs for n in nums)
+    nums = tuple(n % nargs for n in nums)
+    if len(set(nums)) != len(nums):
+        twice = next(n for n in nums if nums.count(n) > 1)
+        raise ValueError(f"argnums={argnums!r} names argument {twice} more than once; list each argument "
+                         f"once (JAX does not support repeated argnums either)")
+    return nums
 
 
 class Signature:
@@ -117,14 +145,22 @@ class Signature:
         return owner + [None] * (len(self.leaves) - len(owner))
 
 
-def trace_to_program(fun, sig):
-    """Trace `fun` on abstract versions of the signature's dynamic leaves."""
+def trace_to_program(fun, sig, has_aux=False):
+    """Trace `fun` on abstract versions of the signature's dynamic leaves.
+
+    With `has_aux`, `fun` returns (value, aux) and leaves of aux that are not arrays or floats
+    (ints, strings, None, objects) are kept in the output tree and returned as they are."""
     stats["traces"] += 1
     with Builder() as b:
         tracers = [b.new_arg(_aval(leaf)) for leaf in sig.dynamic_leaves()]
         args, kwargs = sig.rebuild(tracers)
         out = fun(*args, **kwargs)
-        out_leaves, out_tree = pytree.flatten(out)
+        if has_aux and type(out) in (tuple, list) and len(out) == 2:
+            value_leaves, value_tree = pytree.flatten(out[0])
+            aux_leaves, aux_tree = pytree.flatten(out[1], static=lambda leaf: not _is_dynamic(leaf))
+            out_leaves, out_tree = value_leaves + aux_leaves, (type(out), (value_tree, aux_tree))
+        else:
+            out_leaves, out_tree = pytree.flatten(out)
         for leaf in out_leaves:
             if not _is_dynamic(leaf) and not isinstance(leaf, (int, bool)):
                 raise TypeError(f"{_name(fun)} returned a {type(leaf).__name__}; functions traced by gradjit "
@@ -163,6 +199,9 @@ def _tree_expr(treedef, names, keys):
         return next(names)
     if treedef is None:
         return "None"
+    if type(treedef) is pytree.Static:
+        keys.append(treedef.value)
+        return f"_k{len(keys) - 1}"
     if treedef[0] is dict:
         items = []
         for k, d in zip(treedef[1], treedef[2]):
@@ -184,15 +223,14 @@ class Executable:
         self.source = lower_program(prog)
         self.kernel = compile_source(self.source)
         consts = [np.ascontiguousarray(c) if isinstance(c, np.ndarray) else c for c in prog.consts]
-        results = [f"_t{v.aval.dtype.char}(o[{i}])" if v.aval.shape == () else f"o[{i}]"
-                   for i, v in enumerate(prog.outvars)]
+        results = [f"_s{i}(o[{i}])" if v.aval.shape == () else f"o[{i}]" for i, v in enumerate(prog.outvars)]
         args = ", ".join(f"a{i}" for i in range(len(prog.invars)))
         call_args = ", ".join([f"a{i}" for i in range(len(prog.invars))] + [f"c{i}" for i in range(len(consts))])
         keys = []
         tree = _tree_expr(out_tree, iter(results), keys)
         env = {"kernel": self.kernel, **{f"c{i}": c for i, c in enumerate(consts)},
                **{f"_k{i}": k for i, k in enumerate(keys)},
-               **{f"_t{v.aval.dtype.char}": v.aval.dtype.type for v in prog.outvars}}
+               **{f"_s{i}": v.aval.dtype.type for i, v in enumerate(prog.outvars)}}
         exec(f"def fast({args}):\n    o = kernel({call_args})\n    return {tree}\n", env)
         self.fast = env["fast"]    # fast(*leaves) -> output tree
 
@@ -207,7 +245,7 @@ class Interpreted:
         self.program, self.out_tree = prog, out_tree
 
     def __call__(self, leaves):
-        out = [np.asarray(v)[()] if np.ndim(v) == 0 else np.asarray(v)
+        out = [np.asarray(v)[()] if np.ndim(v) == 0 else np.array(v)     # a fresh copy, as compiled
                for v in eval_program(self.program, list(leaves))]
         return pytree.unflatten(self.out_tree, out)
 
@@ -222,11 +260,36 @@ class Lowered:
         return f"{self.ir}\n\n{self.source}"
 
 
+def _closes_over_tracers(prog):
+    """The function captured values of an enclosing trace (an inner transformation closing over an
+    outer function's variables): its program only makes sense inlined into that trace."""
+    return any(getattr(c, "_gj_trace", None) is not None for c in prog.consts)
+
+
+# program content -> its Executable, while some transformed function caches it.  The Executable
+# holds the program and so its constants: their ids in the key cannot be reused meanwhile.
+_executables = weakref.WeakValueDictionary()
+
+
+def _shared_executable(prog, out_tree):
+    """The Executable of this program content, built once however many times it is traced (the
+    Numba kernel itself is shared by source in runtime.kernels)."""
+    key = (lower_program(prog), out_tree, tuple(v.aval for v in prog.outvars), tuple(map(id, prog.consts)))
+    entry = _executables.get(key)
+    if entry is None:
+        entry = _executables[key] = Executable(prog, out_tree)
+    return entry
+
+
 class Transformed:
     """A function wrapped by a transformation; `build(sig)` returns (program, out_tree)."""
 
     def __init__(self, fun, build, name):
-        self.fun, self._build, self._cache, self._fast = fun, build, {}, {}
+        self.fun, self._build = fun, build
+        self._cache = LRU()        # signature key -> Executable
+        self._fast = {}            # fast key -> Executable.fast: a memo of _cache, emptied when full
+        self._captured = None      # what the function read from its environment when last traced
+        self._rebinds = 0          # times it was traced again because of that
         functools.update_wrapper(self, fun, updated=())
         self.__name__ = f"{name}({_name(fun)})"
 
@@ -239,31 +302,52 @@ class Transformed:
 
     def __call__(self, *args, **kwargs):
         key = None if kwargs else _fast_key(args)
-        if key is not None and not _config["disable_jit"]:
+        if key is not None:
             fast = self._fast.get(key)
-            if fast is not None:
+            if fast is not None and (not _disabled_threads or not _state.disable_jit) and \
+                    (self._captured is None or self._captured.unchanged()):
                 return fast(*args)
         return self._call(args, kwargs, key)
 
     def _call(self, args, kwargs, fast_key):
         try:
             sig = Signature(args, kwargs)
-            entry = self._cache.get(sig.key)
             dyn = sig.dynamic_leaves()
-            if entry is None:
-                if any(getattr(leaf, "_gj_trace", None) is not None for leaf in dyn):
-                    prog, out_tree = self._build(sig)
-                    return pytree.unflatten(out_tree, eval_program(prog, dyn))
+            if any(getattr(leaf, "_gj_trace", None) is not None for leaf in dyn):
                 prog, out_tree = self._build(sig)
-                kind = Interpreted if _config["disable_jit"] else Executable
-                entry = self._cache[sig.key] = kind(prog, out_tree)
-                if fast_key is not None and kind is Executable:
+                return pytree.unflatten(out_tree, eval_program(prog, dyn))
+            if self._captured is not None and not self._captured.unchanged():
+                self._forget()
+            entry = self._cache.get(sig.key)
+            if entry is None:
+                prog, out_tree = self._build(sig)
+                if _closes_over_tracers(prog):
+                    return pytree.unflatten(out_tree, eval_program(prog, dyn))
+                if _state.disable_jit:
+                    return Interpreted(prog, out_tree)([_kernel_arg(leaf) for leaf in dyn])
+                entry = self._cache[sig.key] = _shared_executable(prog, out_tree)
+                self._captured = captures.record(self.fun)
+                if fast_key is not None:
+                    if len(self._fast) >= cache_size():
+                        self._fast = {}
                     self._fast[fast_key] = entry.fast
-            elif _config["disable_jit"] and isinstance(entry, Executable):
+            elif _state.disable_jit:
                 entry = Interpreted(entry.program, entry.out_tree)
             return entry([_kernel_arg(leaf) for leaf in dyn])
         except Exception as e:
             raise e.with_traceback(filter_traceback(e.__traceback__)) from None
+
+    def _forget(self):
+        """A captured binding changed: every kernel of this function may be stale."""
+        self._cache.clear()
+        self._fast = {}
+        self._captured = None
+        self._rebinds += 1
+        if self._rebinds == REBIND_WARNING:
+            warnings.warn(f"{self.__name__} was traced again {self._rebinds} times because a value it reads "
+                          f"from its environment (a closure variable, a global or an attribute) was rebound. "
+                          f"Pass values that change as arguments instead, so it is traced once.",
+                          RuntimeWarning, stacklevel=4)
 
     def __repr__(self):
         return f"<gradjit {self.__name__}>"

@@ -5,6 +5,7 @@ Messages name the problem, the user's file:line where there is one, and the fix.
 import contextlib
 import os
 import sys
+import threading
 import types
 
 
@@ -48,24 +49,31 @@ def _is_internal(filename):
     return filename.startswith(tuple(_INTERNAL_DIRS)) or filename.startswith("<__array_function__")
 
 
-_sources = []    # while a transform re-emits an equation: the user line it came from
+class _Sources(threading.local):
+    """Per thread, while a transform re-emits an equation: the user line it came from."""
+
+    def __init__(self):
+        self.stack = []
+
+
+_sources = _Sources()
 
 
 @contextlib.contextmanager
 def source_of(source):
     """Equations recorded inside point at `source` (the line of the equation being transformed)."""
-    _sources.append(source)
+    _sources.stack.append(source)
     try:
         yield
     finally:
-        _sources.pop()
+        _sources.stack.pop()
 
 
 def user_source():
     """'file:line' of the innermost frame outside gradjit and NumPy's dispatch machinery (or of
     the equation a transform is re-emitting)."""
-    if _sources and _sources[-1] is not None:
-        return _sources[-1]
+    if _sources.stack and _sources.stack[-1] is not None:
+        return _sources.stack[-1]
     frame = sys._getframe(1)
     while frame is not None:
         filename = frame.f_code.co_filename

@@ -4,7 +4,7 @@ import functools
 import numpy as np
 
 from . import pytree
-from .api import _directional, _wrt_mask, jit
+from .api import _directional, _jit, _wrt_mask
 from .dispatch import Signature, _argnums_tuple, _aval, _decorator, _is_dynamic
 from .errors import filter_traceback
 from .ir import ShapedArray
@@ -24,8 +24,7 @@ class _Jacobian:
 
     def __init__(self, fun, argnums, has_aux, mode):
         self.fun, self.argnums, self.has_aux, self.mode = fun, argnums, has_aux, mode
-        self.target = (lambda *a, **k: fun(*a, **k)[0]) if has_aux else fun
-        self.forward = jit(fun)
+        self.forward = _jit(fun, has_aux, "jacfwd" if mode == "jvp" else "jacrev")
         functools.update_wrapper(self, fun, updated=())
 
     def __call__(self, *args, **kwargs):
@@ -44,7 +43,7 @@ class _Jacobian:
         out = result[0] if self.has_aux else result
         out_leaves, out_tree = pytree.flatten(out)
         out_avals = [_aval(leaf) if _is_dynamic(leaf) else ShapedArray((), np.float64) for leaf in out_leaves]
-        directional = _directional(self.target, self.argnums, self.mode)
+        directional = _directional(self.fun, self.argnums, self.mode, self.has_aux)
         forward = self.mode == "jvp"
         # parts[o][i]: derivatives of output leaf o wrt input leaf i, one per basis direction:
         # columns (one per input element) in forward mode, rows (one per output element) in reverse

@@ -4,6 +4,8 @@ Builders nest (a transform running inside a traced function opens a new one); ea
 the highest-level tracer among a primitive's operands decides which builder records it.  A value
 from an outer builder used inside an inner one is captured as a constant of the inner program.
 """
+import threading
+
 import numpy as np
 
 from .array_like import ArrayLike
@@ -11,24 +13,31 @@ from .errors import ShapeError, TracingError, at_line, user_source
 from .ir import Eqn, Literal, Program, Var
 from .primitives import aval_of, registry
 
-_active = []   # the open builders, innermost last
+class _OpenBuilders(threading.local):
+    """The open builders of the current thread, innermost last (each thread traces on its own)."""
+
+    def __init__(self):
+        self.stack = []
+
+
+_active = _OpenBuilders()
 
 
 class Builder:
     def __init__(self):
-        self.level = len(_active) + 1
+        self.level = len(_active.stack) + 1
         self.invars, self.eqns = [], []
         self.constvars, self.consts, self._const_ids = [], [], {}
         self._scalar_broadcasts = {}   # var -> the rank-0 atom it broadcasts
         self.active = False
 
     def __enter__(self):
-        _active.append(self)
+        _active.stack.append(self)
         self.active = True
         return self
 
     def __exit__(self, *exc):
-        _active.pop()
+        _active.stack.pop()
         self.active = False
 
     # -- inputs

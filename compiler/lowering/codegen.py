@@ -11,6 +11,15 @@ single pass.  Inside a nest, a temporary is emitted at the outermost loop depth 
 uses (loop-invariant hoisting), and each (variable, index) pair is computed once.  Where range
 tests (from pad and concatenate) depend on the outer loop variable, the outer loop is split into
 segments in which every test is decided, so the interior runs without them.
+
+Rules that keep the plan correct and its size linear in the program's.  A float value whose
+exact bits something tests (an operand of a comparison or of `sign`: the tie masks of max/min,
+the zero tests of prod) is computed once: fastmath lets two copies of one expression round
+differently, so where the plan recomputes such a value it is materialised and the program lowered
+again.  A value that inlining would recompute under more than MAX_FANOUT index maps (a stencil
+unrolled in time multiplies these), or at the end of more than MAX_REMAPS chained index maps, is
+materialised too.  And nothing recurses on program length: expressions are evaluated on an
+explicit stack, and no statement nests more than MAX_NESTING conditional expressions.
 """
 import re
 
@@ -18,13 +27,26 @@ import numpy as np
 
 from ..errors import MissingRuleError
 from ..ir import Literal, Var
-from ..primitives import lowering_rules
+from ..primitives import is_float, lowering_rules, nondiff
 from ..primitives.structural import is_unit_reshape
 from .index import Ix
 
 _TOKEN = re.compile(r"\b(_i\d+|_t\d+)\b")
 _REDUCE_INIT = {"0": 0, "1": 1, "-np.inf": -np.inf, "np.inf": np.inf}
 MAX_SEGMENTS = 5
+MAX_NESTING = 32       # conditional expressions nested in one statement
+MAX_FANOUT = 8         # index maps an inlined value may be recomputed under
+MAX_REMAPS = 32        # index maps chained in one inlined expression
+
+
+def reduce_init(init, dtype):
+    """The reduction's initial value as a literal of `dtype`: integers and booleans have no inf,
+    their extrema are the dtype's limits."""
+    value = _REDUCE_INIT[init]
+    if np.isinf(value) and not is_float(dtype):
+        limits = (False, True) if dtype == np.bool_ else (np.iinfo(dtype).min, np.iinfo(dtype).max)
+        value = limits[value > 0]
+    return literal_code(value, dtype)
 
 
 def literal_code(value, dtype):
@@ -33,7 +55,7 @@ def literal_code(value, dtype):
     if dtype == np.bool_:
         return "True" if value else "False"
     if np.issubdtype(dtype, np.integer):
-        return str(int(value))
+        return str(int(value)) if dtype == np.int64 else f"np.{dtype.name}({int(value)})"
     if np.isnan(value):
         text = "np.nan"
     elif np.isinf(value):
@@ -54,11 +76,39 @@ def _inlinable(eqn):
     return False
 
 
+def _root_kind(eqn):
+    """How a root is written: "reduce" (an accumulator), "scatter" (+= into zeros) or "store"."""
+    kind = lowering_rules[eqn.prim][0]
+    if kind == "scatter" or kind == "reduce" and eqn.params["axes"]:
+        return kind
+    return "store"
+
+
 def _trailing_reduction(eqn):
     """(kept rank p, reduced axes are the trailing ones) for a reduction root."""
     axes, rank = eqn.params["axes"], eqn.inputs[0].aval.ndim
     p = rank - len(axes)
     return p, axes == tuple(range(p, rank))
+
+
+def _moves_data(eqn):
+    """The output's entries are entries of the (non-index) inputs, without arithmetic."""
+    kind = lowering_rules[eqn.prim][0]
+    return kind in ("index", "gather") or eqn.prim.name == "stop_gradient" or \
+        kind == "reduce" and not eqn.params["axes"]
+
+
+def _bit_tested(prog):
+    """Float variables whose exact bits something tests: operands of comparisons and of other
+    piecewise-constant primitives (the tie masks of max/min, the zero tests of prod, sign), and
+    what such a variable copies its entries from."""
+    tested = set()
+    for eqn in reversed(prog.eqns):
+        if eqn.prim in nondiff and eqn.prim.name != "stop_gradient" or \
+                _moves_data(eqn) and any(v in tested for v in eqn.outputs):
+            data = eqn.inputs[:1] if lowering_rules[eqn.prim][0] == "gather" else eqn.inputs
+            tested.update(x for x in data if isinstance(x, Var) and is_float(x.aval.dtype))
+    return tested
 
 
 class Nest:
@@ -75,26 +125,30 @@ class Nest:
 
     def add_root(self, eqn):
         low, out = self.low, eqn.outputs[0]
-        kind = lowering_rules[eqn.prim][0]
-        dtype = out.aval.dtype
-        if self.rank == 0:
-            self.scalar_code.root(eqn)
-            return
-        self.roots.append(eqn)
-        if kind == "reduce":
-            init = literal_code(_REDUCE_INIT[lowering_rules[eqn.prim][1][0]], dtype)
+        kind, dtype = _root_kind(eqn), out.aval.dtype
+        alloc = None
+        if kind == "scatter":
+            alloc = f"{low.bind_name(out)} = np.zeros({out.aval.shape}, np.{dtype.name})"
+        elif kind == "reduce":
+            init = reduce_init(lowering_rules[eqn.prim][1][0], dtype)
             p, trailing = _trailing_reduction(eqn)
             if trailing and p == 0:          # a scalar accumulated over the whole nest
                 acc = low.names[out] = low.fresh_temp("_acc")
-                self.pre.append(f"{acc} = {init}")
+                alloc = f"{acc} = {init}"
             elif trailing:
-                self.pre.append(f"{low.bind_name(out)} = np.empty({out.aval.shape}, np.{dtype.name})")
+                alloc = f"{low.bind_name(out)} = np.empty({out.aval.shape}, np.{dtype.name})"
             else:
-                self.pre.append(f"{low.bind_name(out)} = np.full({out.aval.shape}, {init}, np.{dtype.name})")
-        elif kind == "scatter":
-            self.pre.append(f"{low.bind_name(out)} = np.zeros({out.aval.shape}, np.{dtype.name})")
+                alloc = f"{low.bind_name(out)} = np.full({out.aval.shape}, {init}, np.{dtype.name})"
+        elif self.rank > 0:                  # a scalar store's temporary is the variable
+            alloc = f"{low.bind_name(out)} = np.empty({out.aval.shape}, np.{dtype.name})"
+        if self.rank == 0:
+            if alloc is not None:
+                self.scalar_code.body[0].append(alloc)
+            self.scalar_code.root(eqn)
+            self.scalar_code.report()
         else:
-            self.pre.append(f"{low.bind_name(out)} = np.empty({out.aval.shape}, np.{dtype.name})")
+            self.roots.append(eqn)
+            self.pre.append(alloc)
 
     def lines(self):
         if self.rank == 0:
@@ -103,11 +157,14 @@ class Nest:
         code = NestCode(self, ranges)
         cuts = sorted(p for p in code.breakpoints if 0 < p < self.shape[0])
         if not cuts or len(cuts) + 1 > MAX_SEGMENTS:
+            code.report()
             return self.pre + code.lines()
         out = list(self.pre)
         bounds = [0] + cuts + [self.shape[0]]
         for start, stop in zip(bounds, bounds[1:]):
-            out += NestCode(self, [(start, stop)] + ranges[1:]).lines()
+            segment = NestCode(self, [(start, stop)] + ranges[1:])
+            segment.report()
+            out += segment.lines()
         return out
 
 
@@ -120,6 +177,7 @@ class NestCode:
         self.body = [[] for _ in range(self.rank + 1)]  # statements at each loop depth
         self.post = [[] for _ in range(self.rank + 1)]  # statements after loop `d` closes
         self.memo, self.depth, self.breakpoints = {}, {}, set()
+        self.computed = {}       # bit-tested variable -> the indices it is computed at here
         names = [f"_i{self.low.fresh_loop()}" for _ in ranges]
         outer = names[0] if names else None
         record = lambda base, point: self.breakpoints.add(point) if base == outer else None
@@ -128,6 +186,11 @@ class NestCode:
         self.defined_here = {eqn.outputs[0] for eqn in nest.roots}   # computed, not loaded
         for eqn in nest.roots:
             self.root(eqn)
+
+    def report(self):
+        """Tell the lowering where bit-tested variables were computed (this code is emitted)."""
+        for var, indices in self.computed.items():
+            self.low.computed_at(var, self.nest, len(indices))
 
     def depth_of(self, *codes):
         d = 0
@@ -143,19 +206,40 @@ class NestCode:
         self.depth[name] = depth
         return name
 
+    def _key(self, atom, idx):
+        return atom, (() if atom.aval.shape == () else tuple(idx))
+
     def value(self, atom, idx):
-        """Code for `atom` at index `idx` (a tuple of Ix, one per axis of atom)."""
+        """Code for `atom` at index `idx` (a tuple of Ix, one per axis of atom).
+
+        `_compute` yields the operands it needs; they are evaluated here on an explicit stack,
+        since expressions nest as deep as the program is long."""
         if isinstance(atom, Literal):
             return literal_code(atom.val, atom.aval.dtype)
-        if atom.aval.shape == ():
-            idx = ()
-        key = (atom, idx)
+        key = self._key(atom, idx)
         found = self.memo.get(key)
-        if found is None:
-            found = self.memo[key] = self._compute(atom, idx)
-        return found
+        if found is not None:
+            return found
+        stack, result = [(key, self._compute(*key))], None
+        while stack:
+            key, task = stack[-1]
+            try:
+                atom, idx = task.send(result)
+            except StopIteration as done:
+                stack.pop()
+                result = self.memo[key] = done.value
+                continue
+            if isinstance(atom, Literal):
+                result = literal_code(atom.val, atom.aval.dtype)
+                continue
+            key = self._key(atom, idx)
+            result = self.memo.get(key)
+            if result is None:
+                stack.append((key, self._compute(*key)))
+        return result
 
     def _compute(self, var, idx):
+        """A generator: yields (atom, index) for each operand value it needs, returns the code."""
         name = self.low.names.get(var)
         if name is not None and var not in self.defined_here:
             if var.aval.shape == ():
@@ -164,39 +248,51 @@ class NestCode:
         eqn = self.low.producer[var]
         kind, rule = lowering_rules[eqn.prim]
         if kind == "elementwise":
-            args = [self.value(x, idx if x.aval.shape != () else ()) for x in eqn.inputs]
-            code = rule.format(*args) if isinstance(rule, str) else rule(args, eqn.params, var.aval.dtype)
+            args = []
+            for x in eqn.inputs:
+                args.append((yield x, idx if x.aval.shape != () else ()))
+            if var in self.low.bit_tested:
+                self.computed.setdefault(var, set()).add(idx)
+            dtype = var.aval.dtype
+            code = rule.format(*args) if isinstance(rule, str) else rule(args, eqn.params, dtype)
+            if np.issubdtype(dtype, np.integer) and dtype != np.int64 and eqn.prim.name != "convert":
+                code = f"np.{dtype.name}({code})"    # Numba computes small integers in int64: wrap as NumPy
             return self.emit(code)
         if kind == "reduce" or eqn.prim.name == "stop_gradient":    # identities
-            return self.value(eqn.inputs[0], idx)
+            return (yield eqn.inputs[0], idx)
         if kind == "gather":
             x, indices = eqn.inputs
             axis, k = eqn.params["axis"], indices.aval.ndim
-            j = self._wrapped_index(indices, idx[axis:axis + k], x.aval.shape[axis])
-            return self.value(x, idx[:axis] + (j,) + idx[axis + k:])
+            i = yield indices, idx[axis:axis + k]
+            j = self._wrapped_index(i, x.aval.shape[axis])
+            return (yield x, idx[:axis] + (j,) + idx[axis + k:])
         entries = rule(idx, [x.aval for x in eqn.inputs], var.aval, **eqn.params)
         if not entries:                                       # padding only
             return literal_code(0, var.aval.dtype)
         if len(entries) == 1 and entries[0][2] is None:      # a pure index remap: no new temporary
             k, src, _ = entries[0]
-            return self.value(eqn.inputs[k], src)
+            return (yield eqn.inputs[k], src)
         code = literal_code(0, var.aval.dtype)
-        for k, src, cond in reversed(entries):
-            v = self.value(eqn.inputs[k], src)
-            code = v if cond is None else f"({v} if {cond} else {code})"
+        for n, (k, src, cond) in enumerate(reversed(entries)):
+            v = yield eqn.inputs[k], src
+            if cond is None:
+                code = v
+            else:
+                code = f"({v} if {cond} else {code})"
+                if n % MAX_NESTING == MAX_NESTING - 1 and n + 1 < len(entries):
+                    code = self.emit(code)   # bounded nesting: Python rejects 200 parentheses
         return self.emit(code)
 
-    def _wrapped_index(self, indices, idx, n):
+    def _wrapped_index(self, i, n):
         """An index read from an array, wrapped (negative) and clamped into [0, n), as JAX does."""
-        i = self.value(indices, idx)
         return Ix(self.emit(f"min(max({i} + {n} if {i} < 0 else {i}, 0), {n - 1})"))
 
     def root(self, eqn):
         low, out = self.low, eqn.outputs[0]
-        kind, rule = lowering_rules[eqn.prim]
+        kind = _root_kind(eqn)
         inner = self.rank
         if kind == "reduce":
-            init, update = rule
+            init, update = lowering_rules[eqn.prim][1]
             v = self.value(eqn.inputs[0], self.idx)
             axes = eqn.params["axes"]
             kept = ", ".join(str(ix) for d, ix in enumerate(self.idx) if d not in axes)
@@ -206,7 +302,7 @@ class NestCode:
                 self.body[inner].append(f"{acc} = {update.format(acc=acc, x=v)}")
             elif trailing:                   # a scalar accumulator per kept index
                 acc = low.fresh_temp("_acc")
-                self.body[p].append(f"{acc} = {literal_code(_REDUCE_INIT[init], out.aval.dtype)}")
+                self.body[p].append(f"{acc} = {reduce_init(init, out.aval.dtype)}")
                 self.body[inner].append(f"{acc} = {update.format(acc=acc, x=v)}")
                 self.post[p].append(f"{low.names[out]}[{kept}] = {acc}")
             else:
@@ -215,7 +311,8 @@ class NestCode:
         elif kind == "scatter":
             g, indices = eqn.inputs
             axis, k = eqn.params["axis"], indices.aval.ndim
-            j = self._wrapped_index(indices, self.idx[axis:axis + k], out.aval.shape[axis])
+            i = self.value(indices, self.idx[axis:axis + k])
+            j = self._wrapped_index(i, out.aval.shape[axis])
             target = self.idx[:axis] + (j,) + self.idx[axis + k:]
             self.body[inner].append(f"{low.names[out]}[{', '.join(map(str, target))}] += {self.value(g, self.idx)}")
         elif inner == 0:                   # a scalar: its temporary is the variable
@@ -240,13 +337,21 @@ class NestCode:
 
 
 class Lowering:
-    def __init__(self, prog, name="kernel"):
+    """One lowering of a program; `materialize` names extra variables to give arrays of their own."""
+
+    def __init__(self, prog, name="kernel", materialize=()):
         self.prog, self.fn_name = prog, name
         self.names, self.producer = {}, {}
-        self._temps = self._loops = 0
+        self._temps = self._loops = self._vars = 0
         self.items = []          # Nest objects and raw statement lists, in execution order
         self.position = {}       # materialised var -> index of the item producing it
         self.transposed = {}     # matmul operand -> the matrix it is the transpose of
+        self.storage = {}        # var named by a view (reshape) -> the var owning the buffer
+        self.ready = {}          # inlined var -> the last item producing an array it reads
+        self.materialize = set(materialize)
+        self.bit_tested = _bit_tested(prog)
+        self._computed_in = {}   # bit-tested var -> the nests computing it
+        self.recomputed = set()  # bit-tested vars computed more than once
 
     def fresh_temp(self, prefix="_t"):
         self._temps += 1
@@ -257,14 +362,22 @@ class Lowering:
         return self._loops - 1
 
     def bind_name(self, var):
+        """Names are numbered per program, so the same program always gives the same source."""
         name = self.names.get(var)
         if name is None:
-            name = self.names[var] = f"v{var.count}"
+            self._vars += 1
+            name = self.names[var] = f"v{self._vars}"
         return name
+
+    def computed_at(self, var, nest, n_indices):
+        nests = self._computed_in.setdefault(var, set())
+        nests.add(nest)
+        if n_indices > 1 or len(nests) > 1:
+            self.recomputed.add(var)
 
     # -- planning
     def _must_materialize(self):
-        must = {v for v in self.prog.outvars if isinstance(v, Var)}
+        must = {v for v in self.prog.outvars if isinstance(v, Var)} | self.materialize
         for eqn in self.prog.eqns:
             if _inlinable(eqn) or lowering_rules[eqn.prim][0] in ("reduce", "scatter"):
                 continue
@@ -277,6 +390,45 @@ class Lowering:
                     must.add(source)
                 else:
                     must.add(x)
+        self._bound_remap_chains(must)
+        return self._bound_recomputation(must)
+
+    def _bound_remap_chains(self, must):
+        """Add every MAX_REMAPS-th value of a chain of index maps (`x = concatenate([x[:1], ...])`
+        unrolled in time): each nest reading the end of the chain walks it back to an array."""
+        length = {}             # inlined index map -> index maps chained up to an array or a computation
+        for eqn in self.prog.eqns:
+            out = eqn.outputs[0]
+            if _inlinable(eqn) and out not in must and out.aval.shape != () \
+                    and lowering_rules[eqn.prim][0] != "elementwise":
+                n = 1 + max((length.get(x, 0) for x in eqn.inputs if isinstance(x, Var)), default=0)
+                if n > MAX_REMAPS:
+                    must.add(out)
+                else:
+                    length[out] = n
+
+    def _bound_recomputation(self, must):
+        """Add the computed values an inlined expression would read under more than MAX_FANOUT
+        index maps (`x[1:] + x[:-1]` reads `x` under two).  Chained (a stencil unrolled in
+        time), these counts multiply: without a bound the code grows exponentially."""
+        same, moved = {}, {}    # var -> largest fan-out of a consumer reading it at its own index,
+        for eqn in reversed(self.prog.eqns):     # and total fan-out of consumers remapping it
+            out = eqn.outputs[0]
+            fanout = 1
+            if _inlinable(eqn) and out.aval.shape != () and out not in must:
+                fanout = max(same.get(out, 0) + moved.get(out, 0), 1)
+                if fanout > MAX_FANOUT and lowering_rules[eqn.prim][0] == "elementwise":
+                    must.add(out)
+                    fanout = 1
+            if not _inlinable(eqn):
+                continue
+            remaps = lowering_rules[eqn.prim][0] != "elementwise"
+            for x in set(eqn.inputs):
+                if isinstance(x, Var):
+                    if remaps:
+                        moved[x] = moved.get(x, 0) + fanout
+                    else:
+                        same[x] = max(same.get(x, 0), fanout)
         return must
 
     def _transposed_matrix(self, var):
@@ -292,23 +444,16 @@ class Lowering:
         source = self.transposed.get(x)
         return f"{self.names[source]}.T" if source is not None and x not in self.names else self.names[x]
 
-    def _deps(self, atoms):
-        """Materialised variables read by these atoms' inlined expressions."""
-        out = set()
+    def _ready(self, atoms):
+        """The last item producing an array that these atoms' inlined expressions read (-1: none)."""
+        pos = -1
         for x in atoms:
-            if not isinstance(x, Var):
-                continue
-            if x in self.names:
-                out.add(x)
-                continue
-            cached = self._dep_cache.get(x)
-            if cached is None:
-                cached = self._dep_cache[x] = frozenset(self._deps(self.producer[x].inputs))
-            out |= cached
-        return out
+            if isinstance(x, Var):
+                pos = max(pos, self.position.get(x, -1) if x in self.names else self.ready[x])
+        return pos
 
     def _place(self, eqn, shape):
-        pos = max((self.position.get(v, -1) for v in self._deps(eqn.inputs)), default=-1)
+        pos = self._ready(eqn.inputs)
         nest = None
         for k in range(len(self.items) - 1, -1, -1):
             if k < pos or (k == pos and shape != ()):   # a scalar block runs in order: it may read itself
@@ -345,15 +490,31 @@ class Lowering:
                      f"    {o}_3[_b] = np.dot({o}_a[_b], {o}_b[_b])"]
         elif eqn.prim.name == "reshape":
             lines = [f"{o} = {a[0]}.reshape({tuple(eqn.params['new_sizes'])})"]
+            x = eqn.inputs[0]
+            self.storage[out] = self.storage.get(x, x)
         else:
             raise MissingRuleError(f"no lowering for primitive '{eqn.prim.name}'")
         self.items.append(lines)
         self.position[out] = len(self.items) - 1
 
     # -- emission
+    def _results(self):
+        """The returned values; arrays that are inputs, constants, views of them or already
+        returned are copied: every output is a fresh array the caller may modify."""
+        shared = set(self.prog.invars) | set(self.prog.constvars)
+        results = []
+        for v in self.prog.outvars:
+            if not isinstance(v, Var):
+                results.append(literal_code(v.val, v.aval.dtype))
+                continue
+            owner = self.storage.get(v, v)
+            fresh = v.aval.shape == () or owner not in shared
+            shared.add(owner)
+            results.append(self.names[v] if fresh else f"{self.names[v]}.copy()")
+        return results
+
     def lower(self):
         prog = self.prog
-        self._dep_cache = {}
         params = []
         for prefix, vars_ in (("a", prog.invars), ("c", prog.constvars)):
             for k, v in enumerate(vars_):
@@ -372,15 +533,27 @@ class Lowering:
                 self._place(eqn, eqn.inputs[0].aval.shape)
             else:
                 self._statement(eqn)
+            for v in eqn.outputs:
+                if v not in self.names:
+                    self.ready[v] = self._ready(eqn.inputs)
         body = []
         for item in self.items:
             body.extend(item.lines() if isinstance(item, Nest) else item)
-        results = [self.names[v] if isinstance(v, Var) else literal_code(v.val, v.aval.dtype) for v in prog.outvars]
+        results = self._results()
         body.append(f"return ({', '.join(results)}{',' if len(results) == 1 else ''})")
         header = f"def {self.fn_name}({', '.join(params)}):"
         return "\n".join([header] + ["    " + line for line in body]) + "\n"
 
 
 def lower_program(prog, name="kernel"):
-    """Python source of a function `name(*inputs, *consts)` returning the tuple of outputs."""
-    return Lowering(prog, name).lower()
+    """Python source of a function `name(*inputs, *consts)` returning the tuple of outputs.
+
+    A bit-tested variable found computed more than once is materialised and the program lowered
+    again; each round materialises more, so this ends (in practice after one or two rounds)."""
+    materialize = set()
+    while True:
+        lowering = Lowering(prog, name, materialize)
+        source = lowering.lower()
+        if lowering.recomputed <= materialize:
+            return source
+        materialize |= lowering.recomputed

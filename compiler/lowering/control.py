@@ -19,7 +19,7 @@ class _BodyLowering(Lowering):
     """Lowers a sub-program whose inputs are already named, drawing names from `root`."""
 
     def __init__(self, root, prog, input_names):
-        super().__init__(Program([], [], prog.eqns, prog.outvars, []))
+        super().__init__(Program([], [], prog.eqns, prog.outvars, []), materialize=root.materialize)
         self.root = root
         self.names.update(zip(prog.invars, input_names))
 
@@ -44,6 +44,7 @@ def lower_subprogram(low, prog, input_names):
     """(statements, output expressions) computing `prog` from the named inputs."""
     child = _BodyLowering(_root(low), prog, input_names)
     lines = child.lower().splitlines()[1:-1]          # without `def kernel():` and `return ...`
+    child.root.recomputed |= child.recomputed         # lower_program lowers again materialising these
     results = [child.names[v] if isinstance(v, Var) else literal_code(v.val, v.aval.dtype) for v in prog.outvars]
     return [line[4:] for line in lines], results
 

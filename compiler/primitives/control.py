@@ -35,9 +35,10 @@ class ControlPrimitive(Primitive):
 
     def bind(self, *args, **params):
         if not any(getattr(a, "_gj_trace", None) is not None for a in args):
-            from ..tracing import _active
-            if _active:
-                return _active[-1].process(self, args, params)
+            from ..transforms.subprograms import current_builder
+            builder = current_builder()
+            if builder is not None:
+                return builder.process(self, args, params)
         return super().bind(*args, **params)
 
 

@@ -322,7 +322,7 @@ def _scatter_impl(g, idx, *, axis, shape):
     moved = np.moveaxis(out, axis, 0)
     g = np.asarray(g)
     k = np.ndim(idx)
-    g_moved = np.moveaxis(g.reshape(g.shape[:axis] + (-1,) + g.shape[axis + k:]), axis, 0)
+    g_moved = np.moveaxis(g.reshape(g.shape[:axis] + (np.size(idx),) + g.shape[axis + k:]), axis, 0)
     np.add.at(moved, _wrap(idx, shape[axis]).reshape(-1), g_moved)
     return out
 

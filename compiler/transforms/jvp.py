@@ -2,11 +2,15 @@
 
 `jvp_program(prog, wrt)` returns a program taking (primals..., tangents of the inputs flagged in
 `wrt`) and returning (primal outputs..., tangent outputs...).  Tangents that are structurally zero
-are `None` while transforming (symbolic zeros): no code is emitted for them.
+are `None` while transforming (symbolic zeros): no code is emitted for them.  Every tangent that is
+not None has exactly its primal's aval (see `like`).
 """
+import numpy as np
+
 from ..errors import MissingRuleError, at_line, source_of
 from ..ir import Literal
-from ..primitives import is_float, jvp_rules
+from ..primitives import aval_of, is_float, jvp_rules
+from ..primitives.elementwise import convert
 from ..primitives.structural import broadcast_in_dim
 from ..tracing import Builder
 
@@ -15,13 +19,23 @@ def zeros(aval):
     return broadcast_in_dim(aval.dtype.type(0), aval.shape, ())
 
 
+def like(t, aval):
+    """`t` with exactly `aval`: elementwise rules may return a rank-0 tangent (or cotangent) that
+    stands for one broadcast to the operand's shape, e.g. d(c + x) = dx for an array c."""
+    if aval_of(t).dtype != aval.dtype:
+        t = convert(t, aval.dtype)
+    if np.shape(t) != aval.shape:
+        t = broadcast_in_dim(t, aval.shape, ())
+    return t
+
+
 def jvp_program(prog, wrt):
     with Builder() as b:
         primals = [b.new_arg(v.aval) for v in prog.invars]
         tangents = [b.new_arg(v.aval) if flag else None for v, flag in zip(prog.invars, wrt)]
         consts = [b.const(c) for c in prog.consts]
         outs, touts = jvp_trace(prog, consts, primals, tangents)
-        touts = [zeros(o.aval) if t is None else t for o, t in zip(outs, touts)]
+        touts = [zeros(v.aval) if t is None else t for v, t in zip(prog.outvars, touts)]
         return b.finish(list(outs) + touts)   # invars: primals, then the tangents in order
 
 
@@ -53,5 +67,5 @@ def jvp_trace(prog, consts, primals, tangents):
         for v, o, t in zip(eqn.outputs, outs, touts):
             env[v] = o
             if t is not None and is_float(v.aval.dtype):
-                tenv[v] = t
+                tenv[v] = like(t, v.aval)
     return [read(v) for v in prog.outvars], [None if isinstance(v, Literal) else tenv.get(v) for v in prog.outvars]

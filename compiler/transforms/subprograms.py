@@ -22,12 +22,17 @@ def trace_program(fn, in_avals):
     return simplify(closed), consts
 
 
+def current_builder():
+    """The innermost open trace, or None outside any trace."""
+    return _active.stack[-1] if _active.stack else None
+
+
 def bind_eqns(eqns, env):
     """Re-emit `eqns` into the current trace on the values in `env` (var -> value), adding their
     outputs; returns a reader.  Equations of constants are recorded, not evaluated: a sub-program
     built this way captures no constant arrays."""
     read = lambda atom: atom.val if isinstance(atom, Literal) else env[atom]
-    builder = _active[-1]
+    builder = current_builder()
     for eqn in eqns:
         args = [read(x) for x in eqn.inputs]
         if any(getattr(a, "_gj_trace", None) is not None for a in args):
@@ -43,7 +48,7 @@ def recorded_zeros(aval):
     zero = aval.dtype.type(0)
     if aval.shape == ():
         return zero
-    return _active[-1].process(broadcast_in_dim_p, [zero], {"shape": aval.shape, "broadcast_dimensions": ()})
+    return current_builder().process(broadcast_in_dim_p, [zero], {"shape": aval.shape, "broadcast_dimensions": ()})
 
 
 def trace_closed(fn, in_avals):

@@ -8,7 +8,7 @@ from ..ir import Literal, Program
 from ..primitives import UndefinedPrimal, transpose_rules
 from ..primitives.core import add_tangents
 from ..tracing import Builder
-from .jvp import zeros
+from .jvp import like, zeros
 from .partial_eval import is_linear
 
 
@@ -39,7 +39,7 @@ def transpose_program(prog, linear_in, ct_in):
 
         def accumulate(var, ct):
             if is_linear(var, linear) and ct is not None:
-                cts[var] = add_tangents(cts.get(var), ct)
+                cts[var] = add_tangents(cts.get(var), like(ct, var.aval))
 
         for v, ct in zip(prog.outvars, out_cts):
             accumulate(v, ct)

@@ -10,7 +10,7 @@ from ..ir import Literal, Var
 from ..primitives import UndefinedPrimal, transpose_rules
 from ..primitives.core import add_tangents
 from ..tracing import Builder
-from .jvp import jvp_program, zeros
+from .jvp import jvp_program, like, zeros
 from .partial_eval import split_eqns
 
 
@@ -40,7 +40,7 @@ def vjp_program(prog, wrt, seeds):
 
         def accumulate(var, ct):
             if isinstance(var, Var) and var in linear and ct is not None:
-                cts[var] = add_tangents(cts.get(var), ct)
+                cts[var] = add_tangents(cts.get(var), like(ct, var.aval))
 
         for tout, seed in zip(jvp.outvars[n_out:], seed_values):
             if seed is not None:
