@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from compiler import (DifferentiationError, ShapeError, TracingError, cond, disable_jit, fori_loop, grad,
-                      hessian, jacfwd, jacrev, jit, jvp, make_ir, scan, switch, value_and_grad, vjp, while_loop)
+                      hessian, jacfwd, jacrev, jit, jvp, make_ir, scan, switch, value_and_grad, while_loop)
 from compiler.ir import typecheck
 from compiler.transforms import jvp_program, simplify, vjp_program
 from conftest import central_difference
@@ -279,6 +279,20 @@ def test_gradients_match_jax():
         close(hessian(rnn_scan)(X, W, XS), jax.hessian(jax_rnn)(X, W, XS), rtol=1e-10, atol=1e-12)
 
 
+def test_tie_masks_inside_a_loop_body_match_jax():
+    """max/min derivatives compare a value with itself: a body lowering must store such values
+    once, as the top level does (codegen re-lowers the whole kernel)."""
+    jax = pytest.importorskip("jax")
+    jax.config.update("jax_enable_x64", True)
+    a, b = np.array([[3.0, 0.5], [1.0, 2.0]]), np.array([[10.0, 9.0], [4.0, 1.0]])
+
+    def body(i, c, xp=np):
+        return c * 0.5 + xp.max(c / b, axis=1, keepdims=True) * xp.minimum(c, 1.5)
+    g = grad(lambda a: np.sum(fori_loop(0, 3, body, a)))(a)
+    expected = jax.grad(lambda a: jax.numpy.sum(jax.lax.fori_loop(0, 3, lambda i, c: body(i, c, jax.numpy), a)))(a)
+    close(g, expected)
+
+
 # ---------------------------------------------------------------- concrete execution and eager tensors
 
 def test_untraced_calls_run_as_python_loops():
@@ -521,3 +535,43 @@ def test_bad_switch_index_and_scan_lengths():
         jit(lambda x: scan(lambda c, t: (c, None), x, length=x[0]))(X)
     with pytest.raises(ShapeError, match="integer scalar"):
         jit(lambda x: fori_loop(0, x[0], lambda i, c: c, x))(X)
+
+
+def test_ode_parameter_fitting_example():
+    """The README's loops example: fit Lotka-Volterra parameters through an RK4 integrator."""
+    optimize = pytest.importorskip("scipy.optimize")
+    dt = 0.01
+
+    def simulate(theta, state, n_obs=10, every=100):
+        a, b, c, d = theta[0], theta[1], theta[2], theta[3]
+
+        def f(x, y):
+            return a * x - b * x * y, d * x * y - c * y
+
+        def rk4(i, s):
+            x, y = s
+            k1 = f(x, y)
+            k2 = f(x + dt / 2 * k1[0], y + dt / 2 * k1[1])
+            k3 = f(x + dt / 2 * k2[0], y + dt / 2 * k2[1])
+            k4 = f(x + dt * k3[0], y + dt * k3[1])
+            return (x + dt / 6 * (k1[0] + 2 * k2[0] + 2 * k3[0] + k4[0]),
+                    y + dt / 6 * (k1[1] + 2 * k2[1] + 2 * k3[1] + k4[1]))
+
+        def observe(s, _):
+            s = fori_loop(0, every, rk4, s)
+            return s, s
+        _, (x, y) = scan(observe, state, length=n_obs)
+        return x, y
+
+    def loss(theta, state, observed):
+        x, y = simulate(theta, state)
+        return np.sum((np.log(x) - np.log(observed[:, 0])) ** 2 + (np.log(y) - np.log(observed[:, 1])) ** 2)
+
+    true, state = np.array([1.1, 0.4, 0.4, 0.1]), (10.0, 5.0)
+    observed = np.stack(simulate(true, state), axis=1)
+    observed *= np.exp(0.02 * np.random.default_rng(0).standard_normal(observed.shape))
+    vg, x0 = value_and_grad(loss), np.array([0.8, 0.3, 0.5, 0.12])
+    fd = [central_difference(lambda t: loss(t, state, observed), [x0], [e]) for e in np.eye(4)]
+    close(vg(x0, state, observed)[1], fd, rtol=1e-6)
+    fit = optimize.minimize(vg, x0=x0, args=(state, observed), jac=True, method="L-BFGS-B", bounds=[(1e-3, 5.0)] * 4)
+    close(fit.x, true, rtol=0.05)
