@@ -12,10 +12,12 @@ import functools
 import numpy as np
 
 from . import pytree
-from .errors import filter_traceback
+from .errors import filter_traceback, surface
 from .interpreter import eval_program
 from .ir import ShapedArray
 from .lowering.codegen import lower_program
+from .primitives.core import check_kernel_dtypes, native_array
+from .random_guard import call_guarded
 from .tracing import Builder, Tracer
 
 
@@ -51,7 +53,7 @@ def _aval(leaf):
     dtype = getattr(leaf, "dtype", None)
     if dtype is None or not hasattr(leaf, "shape"):
         raise TypeError(f"gradjit cannot take an argument of type {type(leaf).__name__}")
-    return ShapedArray(leaf.shape, dtype)
+    return ShapedArray(leaf.shape, dtype if dtype.isnative else dtype.newbyteorder("="))
 
 
 def _leaf_key(leaf):
@@ -72,6 +74,7 @@ def _leaf_key(leaf):
 
 def _kernel_arg(leaf):
     if type(leaf) is np.ndarray:
+        leaf = native_array(leaf)
         if leaf.ndim == 0:
             return leaf[()]
         return leaf if leaf.flags.c_contiguous else np.ascontiguousarray(leaf)
@@ -123,7 +126,7 @@ def trace_to_program(fun, sig):
     with Builder() as b:
         tracers = [b.new_arg(_aval(leaf)) for leaf in sig.dynamic_leaves()]
         args, kwargs = sig.rebuild(tracers)
-        out = fun(*args, **kwargs)
+        out = call_guarded(fun, args, kwargs)
         out_leaves, out_tree = pytree.flatten(out)
         for leaf in out_leaves:
             if not _is_dynamic(leaf) and not isinstance(leaf, (int, bool)):
@@ -143,7 +146,7 @@ def _fast_key(args):
     for a in args:
         t = type(a)
         if t is np.ndarray and a.shape and a.flags.c_contiguous:
-            key.append((a.shape, a.dtype.char))
+            key.append((a.shape, a.dtype))       # the dtype, byte order included
         elif t is float or t is np.float64:
             key.append(_FLOAT)
         elif t is np.float32:
@@ -181,9 +184,10 @@ class Executable:
     def __init__(self, prog, out_tree):
         from runtime.kernels import compile_source
         self.program, self.out_tree = prog, out_tree
+        check_kernel_dtypes(prog)
         self.source = lower_program(prog)
         self.kernel = compile_source(self.source)
-        consts = [np.ascontiguousarray(c) if isinstance(c, np.ndarray) else c for c in prog.consts]
+        consts = [np.ascontiguousarray(native_array(c)) if isinstance(c, np.ndarray) else c for c in prog.consts]
         results = [f"_t{v.aval.dtype.char}(o[{i}])" if v.aval.shape == () else f"o[{i}]"
                    for i, v in enumerate(prog.outvars)]
         args = ", ".join(f"a{i}" for i in range(len(prog.invars)))
@@ -257,12 +261,14 @@ class Transformed:
                 prog, out_tree = self._build(sig)
                 kind = Interpreted if _config["disable_jit"] else Executable
                 entry = self._cache[sig.key] = kind(prog, out_tree)
-                if fast_key is not None and kind is Executable:
+                if fast_key is not None and kind is Executable and all(
+                        type(a) is not np.ndarray or a.dtype.isnative for a in args):
                     self._fast[fast_key] = entry.fast
             elif _config["disable_jit"] and isinstance(entry, Executable):
                 entry = Interpreted(entry.program, entry.out_tree)
             return entry([_kernel_arg(leaf) for leaf in dyn])
         except Exception as e:
+            e = surface(e)
             raise e.with_traceback(filter_traceback(e.__traceback__)) from None
 
     def __repr__(self):

@@ -343,6 +343,8 @@ class Lowering:
                      f"    {o}_3[_b] = np.dot({o}_a[_b], {o}_b[_b])"]
         elif eqn.prim.name == "reshape":
             lines = [f"{o} = {a[0]}.reshape({tuple(eqn.params['new_sizes'])})"]
+        elif kind == "statement":          # the primitive writes its own statements
+            lines = lowering_rules[eqn.prim][1](o, a, eqn)
         else:
             raise MissingRuleError(f"no lowering for primitive '{eqn.prim.name}'")
         self.items.append(lines)
