@@ -92,6 +92,7 @@ class ArrayLike:
     def __neg__(self): return api.negative(self)
     def __pos__(self): return self
     def __abs__(self): return api.absolute(self)
+    def __round__(self, ndigits=None): return api.round_(self, ndigits or 0)
     def __lt__(self, other): return api.less(self, other)
     def __le__(self, other): return api.less_equal(self, other)
     def __gt__(self, other): return api.greater(self, other)

@@ -70,12 +70,8 @@ def _dtype_key(x):
     return dtype_of(x)
 
 
-def result_dtype(*xs):
-    return np.result_type(*[x if _is_weak(x) else dtype_of(x) for x in xs])
-
-
 def promote(*xs, to_float=False):
-    dtype = result_dtype(*xs)
+    dtype = result_type(*xs)
     if to_float and not is_float(dtype):
         dtype = np.dtype(np.float64)
     return [cast(x, dtype) for x in xs]
@@ -208,6 +204,8 @@ def _to_bool(x):
 @implements(np.logical_and, table=UFUNCS)
 def logical_and(x, y):
     return ew.and_p.bind(*broadcast_arrays(_to_bool(x), _to_bool(y)))
+
+
 @implements(np.logical_or, table=UFUNCS)
 def logical_or(x, y):
     return ew.or_p.bind(*broadcast_arrays(_to_bool(x), _to_bool(y)))
@@ -343,13 +341,13 @@ def normalize_axis(axis, ndim):
     return a % ndim
 
 
-def normalize_axes(axis, ndim, sort=True):
+def normalize_axes(axis, ndim):
     if axis is None:
         return tuple(range(ndim))
     out = [normalize_axis(a, ndim) for a in (axis if isinstance(axis, (tuple, list)) else (axis,))]
     if len(set(out)) != len(out):
         _raise_shape(f"duplicate value in 'axis': {axis}")
-    return tuple(sorted(out)) if sort else tuple(out)
+    return tuple(sorted(out))
 
 
 def _reduction_axes(axis, ndim):

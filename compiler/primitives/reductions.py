@@ -9,7 +9,7 @@ import numpy as np
 from ..errors import MissingRuleError, ShapeError
 from ..ir import ShapedArray
 from .core import Primitive, defjvp, deflinear, deflowering, is_undefined, jvp_rules, shape_of, transpose_rules
-from .elementwise import add, const, convert, div, eq, mul
+from .elementwise import add, convert, div, eq, mul
 from .structural import broadcast_in_dim, pad, reshape, slice_array, transpose
 
 
