@@ -21,11 +21,13 @@ import weakref
 import numpy as np
 
 from . import captures, pytree
-from .errors import filter_traceback
+from .errors import filter_traceback, surface
 from .interpreter import eval_program
 from .ir import ShapedArray
 from .lowering.codegen import lower_program
 from .lru import LRU, cache_size
+from .primitives.core import check_kernel_dtypes, native_array
+from .random_guard import call_guarded
 from .tracing import Builder, Tracer
 
 
@@ -74,7 +76,7 @@ def _aval(leaf):
     dtype = getattr(leaf, "dtype", None)
     if dtype is None or not hasattr(leaf, "shape"):
         raise TypeError(f"gradjit cannot take an argument of type {type(leaf).__name__}")
-    return ShapedArray(leaf.shape, dtype)
+    return ShapedArray(leaf.shape, dtype if dtype.isnative else dtype.newbyteorder("="))
 
 
 def _leaf_key(leaf):
@@ -95,6 +97,7 @@ def _leaf_key(leaf):
 
 def _kernel_arg(leaf):
     if type(leaf) is np.ndarray:
+        leaf = native_array(leaf)
         if leaf.ndim == 0:
             return leaf[()]
         return leaf if leaf.flags.c_contiguous else np.ascontiguousarray(leaf)
@@ -154,7 +157,7 @@ def trace_to_program(fun, sig, has_aux=False):
     with Builder() as b:
         tracers = [b.new_arg(_aval(leaf)) for leaf in sig.dynamic_leaves()]
         args, kwargs = sig.rebuild(tracers)
-        out = fun(*args, **kwargs)
+        out = call_guarded(fun, args, kwargs)
         if has_aux and type(out) in (tuple, list) and len(out) == 2:
             value_leaves, value_tree = pytree.flatten(out[0])
             aux_leaves, aux_tree = pytree.flatten(out[1], static=lambda leaf: not _is_dynamic(leaf))
@@ -179,7 +182,7 @@ def _fast_key(args):
     for a in args:
         t = type(a)
         if t is np.ndarray and a.shape and a.flags.c_contiguous:
-            key.append((a.shape, a.dtype.char))
+            key.append((a.shape, a.dtype))       # the dtype, byte order included
         elif t is float or t is np.float64:
             key.append(_FLOAT)
         elif t is np.float32:
@@ -220,9 +223,10 @@ class Executable:
     def __init__(self, prog, out_tree):
         from runtime.kernels import compile_source
         self.program, self.out_tree = prog, out_tree
+        check_kernel_dtypes(prog)
         self.source = lower_program(prog)
         self.kernel = compile_source(self.source)
-        consts = [np.ascontiguousarray(c) if isinstance(c, np.ndarray) else c for c in prog.consts]
+        consts = [np.ascontiguousarray(native_array(c)) if isinstance(c, np.ndarray) else c for c in prog.consts]
         results = [f"_s{i}(o[{i}])" if v.aval.shape == () else f"o[{i}]" for i, v in enumerate(prog.outvars)]
         args = ", ".join(f"a{i}" for i in range(len(prog.invars)))
         call_args = ", ".join([f"a{i}" for i in range(len(prog.invars))] + [f"c{i}" for i in range(len(consts))])
@@ -327,7 +331,7 @@ class Transformed:
                     return Interpreted(prog, out_tree)([_kernel_arg(leaf) for leaf in dyn])
                 entry = self._cache[sig.key] = _shared_executable(prog, out_tree)
                 self._captured = captures.record(self.fun)
-                if fast_key is not None:
+                if fast_key is not None and all(type(a) is not np.ndarray or a.dtype.isnative for a in args):
                     if len(self._fast) >= cache_size():
                         self._fast = {}
                     self._fast[fast_key] = entry.fast
@@ -335,6 +339,7 @@ class Transformed:
                 entry = Interpreted(entry.program, entry.out_tree)
             return entry([_kernel_arg(leaf) for leaf in dyn])
         except Exception as e:
+            e = surface(e)
             raise e.with_traceback(filter_traceback(e.__traceback__)) from None
 
     def _forget(self):

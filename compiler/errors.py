@@ -31,6 +31,14 @@ class MissingRuleError(GradjitError, NotImplementedError):
     """A primitive lacks the rule a transform needs (a bug in gradjit: please report it)."""
 
 
+class UnsupportedDtypeError(UnsupportedFunctionError, TypeError):
+    """An array of a dtype gradjit cannot compute with (float16, long double, complex, object)."""
+
+
+class RandomInTraceError(GradjitError, RuntimeError):
+    """A traced function draws random numbers: the draw would happen once, at trace time."""
+
+
 def at_line(message, source):
     return f"{message}\n  at {source}" if source else message
 
@@ -56,6 +64,13 @@ def user_source():
             return f"{filename}:{frame.f_lineno}"
         frame = frame.f_back
     return None
+
+
+def surface(error):
+    """The gradjit error NumPy wrapped, if it did: `array[i] = tracer` calls the tracer's
+    `__float__`, and NumPy replaces our error by "setting an array element with a sequence"."""
+    cause = error.__cause__
+    return cause if isinstance(cause, GradjitError) and not isinstance(error, GradjitError) else error
 
 
 def filter_traceback(tb):
