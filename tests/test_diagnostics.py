@@ -309,8 +309,10 @@ def test_configuration_from_the_environment(monkeypatch):
     monkeypatch.setenv("GRADJIT_LOG_COMPILES", "1")
     monkeypatch.setenv("GRADJIT_STRICT_GRADIENTS", "0")
     monkeypatch.setenv("GRADJIT_LONG_COMPILE_SECONDS", "2.5")
+    monkeypatch.setenv("GRADJIT_DEBUG_NANS", "yes")
     c = Config()
-    assert c.log_compiles and not c.strict_gradients and c.long_compile_seconds == 2.5
+    assert c.log_compiles and not c.strict_gradients and c.long_compile_seconds == 2.5 and c.debug_nans
+    assert dispatch._detours == 0          # only the global config leaves the fast path
     monkeypatch.setenv("GRADJIT_RECOMPILE_WARNING", "many")
     with pytest.raises(ValueError, match="GRADJIT_RECOMPILE_WARNING"):
         Config()
