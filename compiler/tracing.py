@@ -22,9 +22,18 @@ class _OpenBuilders(threading.local):
 
     def __init__(self):
         self.stack = []
+        self.source = None     # set while a transform replays an equation: the line new ones inherit
 
 
 _active = _OpenBuilders()
+
+
+def attribute_to(source):
+    """Attribute the equations recorded from now on to `source` (the file:line of the equation a
+    transform is replaying, so derivative equations point at the user's line); None restores
+    the default (the caller's line). Returns the previous setting."""
+    previous, _active.source = _active.source, source
+    return previous
 
 
 class Builder:
@@ -34,15 +43,18 @@ class Builder:
         self.constvars, self.consts, self._const_ids = [], [], {}
         self._scalar_broadcasts = {}   # var -> the rank-0 atom it broadcasts
         self.active = False
+        self._outer_source = None
 
     def __enter__(self):
         _active.stack.append(self)
         self.active = True
+        self._outer_source = attribute_to(None)
         return self
 
     def __exit__(self, *exc):
         _active.stack.pop()
         self.active = False
+        attribute_to(self._outer_source)
 
     # -- inputs
     def new_arg(self, aval):
@@ -79,7 +91,7 @@ class Builder:
         if not self.active:
             raise TracingError("a traced value escaped the function it was traced in; return it instead")
         atoms = [self.atom(a) for a in args]
-        source = user_source()
+        source = _active.source or user_source()
         try:
             out_aval = prim.abstract_eval(*[a.aval for a in atoms], **params)
         except ShapeError as e:
