@@ -15,6 +15,7 @@ from compiler.errors import register_internal_dir as _register_internal_dir
 _register_internal_dir(__file__)
 
 from .tensor import Tensor  # noqa: E402  (first: dispatch needs the class)
+from . import torch_ops  # noqa: E402,F401  (registers PyTorch's derivative formulas with dispatch)
 from . import autograd, functional  # noqa: E402
 from .anomaly import detect_anomaly, set_detect_anomaly  # noqa: E402
 from .creation import (arange, as_tensor, bool_, empty, eye, float16, float32, float64, from_numpy,  # noqa: E402
