@@ -7,7 +7,8 @@
 
 Each operation on tensors runs with NumPy and records one graph node whose backward is the VJP
 program of that operation, derived (once per signature) from the same JVP/transpose rules the
-compiler uses.  Plain NumPy functions run eagerly on tensors (`np.sum(np.tanh(w @ x))`).
+compiler uses, or PyTorch's own formula where PyTorch's convention differs (`torch_ops`).  Plain
+NumPy functions run eagerly on tensors (`np.sum(np.tanh(w @ x))`).
 `runtime.kernels` is the compiler's Numba back end and is not imported here.
 """
 from compiler.errors import register_internal_dir as _register_internal_dir

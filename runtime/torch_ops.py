@@ -190,6 +190,8 @@ def _index_backward(ct, out, x, index, axis, keepdims):
 
 def _extremum(func, fe, arg, names):
     full, along, several = names
+    fe_along = lambda v, i, a, k: fe(v, a, None, k)          # noqa: E731  (created once: part of the cache key)
+    forward_along = lambda v, i, a, k: func(v, a, None, k)   # noqa: E731
 
     def op(x, axis=None, out=None, keepdims=False, initial=None, where=None):
         if out is not None or initial is not None or where is not None:
@@ -202,8 +204,8 @@ def _extremum(func, fe, arg, names):
         index = None
         if isinstance(x, Tensor) and x._rg and _mode.grad_enabled:
             index = arg(x._data, axis, keepdims=True)
-        return apply(func, lambda v, i, a, k: fe(v, a, None, k), (x, index, axis, keepdims), name=along,
-                     forward=lambda v, i, a, k: func(v, a, None, k), backward=_index_backward)
+        return apply(func, fe_along, (x, index, axis, keepdims), name=along, forward=forward_along,
+                     backward=_index_backward)
     return op
 
 
@@ -225,6 +227,9 @@ def _std_backward(ct, out, x, axis, ddof, keepdims):
 
 
 def _moment(func, fe, backward, name):
+    fe_positional = lambda v, a, d, k: fe(v, a, ddof=d, keepdims=k)         # noqa: E731  (created once)
+    forward = lambda v, a, d, k: func(v, a, ddof=d, keepdims=k)             # noqa: E731
+
     def op(x, axis=None, dtype=None, out=None, ddof=0, keepdims=False, *, where=None, mean=None,
            correction=None):
         if dtype is not None or out is not None or where is not None or mean is not None:
@@ -232,8 +237,8 @@ def _moment(func, fe, backward, name):
                                               "keepdims": keepdims, "where": where, "mean": mean,
                                               "correction": correction})
         ddof = correction if correction is not None else ddof
-        return apply(func, lambda v, a, d, k: fe(v, a, ddof=d, keepdims=k), (x, _static(axis), ddof, keepdims),
-                     name=name, forward=lambda v, a, d, k: func(v, a, ddof=d, keepdims=k), backward=backward)
+        return apply(func, fe_positional, (x, _static(axis), ddof, keepdims), name=name, forward=forward,
+                     backward=backward)
     return op
 
 
@@ -261,9 +266,16 @@ def prod(x, axis=None, dtype=None, out=None, keepdims=False, initial=None, where
     if dtype is not None or out is not None or initial is not None or where is not None:
         return apply(np.prod, api.prod, (x,), {"axis": axis, "dtype": dtype, "out": out, "keepdims": keepdims,
                                                    "initial": initial, "where": where})
-    return apply(np.prod, lambda v, a, k: api.prod(v, a, keepdims=k), (x, _static(axis), keepdims),
-                 name="ProdBackward0" if axis is None else "ProdBackward1",
-                 forward=lambda v, a, k: np.prod(v, a, keepdims=k), backward=_prod_backward)
+    return apply(np.prod, _prod_fe, (x, _static(axis), keepdims), name="ProdBackward0" if axis is None else
+                 "ProdBackward1", forward=_prod_forward, backward=_prod_backward)
+
+
+def _prod_fe(x, axis, keepdims):
+    return api.prod(x, axis, keepdims=keepdims)
+
+
+def _prod_forward(x, axis, keepdims):
+    return np.prod(x, axis, keepdims=keepdims)
 
 
 # ---------------------------------------------------------------------- vector norms

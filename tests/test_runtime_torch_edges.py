@@ -340,3 +340,22 @@ def test_abs_at_zero_is_pytorchs_whatever_the_compiler_rule(rule, request):
         (g,) = rt.autograd.grad(y.sum(), x)
         (gt,) = torch.autograd.grad(yt.sum(), xt)
         np.testing.assert_allclose(g.numpy(), gt.numpy(), rtol=1e-15, err_msg=y.grad_fn.name())
+
+
+CACHED_OPS = {
+    "max-axis": lambda x: x.max(1), "amax-axes": lambda x: np.max(x, axis=(0, 1)), "std": lambda x: x.std(1),
+    "var": lambda x: np.var(x), "prod": lambda x: x.prod(0), "clamp": lambda x: x.clamp(0.0, 1.0),
+    "norm": lambda x: np.linalg.norm(x, axis=0), "abs": abs, "sign": np.sign, "floor": np.floor,
+    "pow-tensor": lambda x: x ** x, "logsumexp": lambda x: F.logsumexp(x, (0, 1)), "relu": F.relu,
+    "nll_loss": lambda x: F.nll_loss(x, np.array([0, 1, 0])),
+}
+
+
+@pytest.mark.parametrize("name", sorted(CACHED_OPS))
+def test_operations_with_pytorch_formulas_derive_once_per_signature(name):
+    fn = CACHED_OPS[name]
+    fn(rt.tensor(TIES, requires_grad=True)).sum().backward()
+    size = len(dispatch._cache)
+    x = rt.tensor(TIES + 1, requires_grad=True)
+    fn(x).sum().backward()
+    assert len(dispatch._cache) == size and x.grad is not None
