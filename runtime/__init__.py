@@ -7,7 +7,8 @@
 
 Each operation on tensors runs with NumPy and records one graph node whose backward is the VJP
 program of that operation, derived (once per signature) from the same JVP/transpose rules the
-compiler uses.  Plain NumPy functions run eagerly on tensors (`np.sum(np.tanh(w @ x))`).
+compiler uses, or PyTorch's own formula where PyTorch's convention differs (`torch_ops`).  Plain
+NumPy functions run eagerly on tensors (`np.sum(np.tanh(w @ x))`).
 `runtime.kernels` is the compiler's Numba back end and is not imported here.
 """
 from compiler.errors import register_internal_dir as _register_internal_dir
@@ -15,6 +16,7 @@ from compiler.errors import register_internal_dir as _register_internal_dir
 _register_internal_dir(__file__)
 
 from .tensor import Tensor  # noqa: E402  (first: dispatch needs the class)
+from . import torch_ops  # noqa: E402,F401  (registers PyTorch's derivative formulas with dispatch)
 from . import autograd, functional  # noqa: E402
 from . import viz  # noqa: E402  (make_dot: pictures of the backward graph)
 from .anomaly import detect_anomaly, set_detect_anomaly  # noqa: E402
