@@ -13,6 +13,7 @@ from . import report, runner, timing
 from . import workloads as W
 
 DEFAULT_DIR = "benchmark-results"
+QUICK_DIR = os.path.join(DEFAULT_DIR, "quick")   # a smoke run never overwrites the full run's results
 
 
 def build_parser():
@@ -29,12 +30,13 @@ def build_parser():
                         "substrings (gradjit, gradjit-eager, numpy-forward, numba-hand, torch, "
                         "jax, autograd)")
     p.add_argument("--json", metavar="PATH",
-                   help=f"JSON output (default {DEFAULT_DIR}/results.json); a Markdown "
-                        "summary is written next to it with the .md suffix")
+                   help=f"JSON output (default {DEFAULT_DIR}/results.json, {QUICK_DIR}/results.json "
+                        "with --quick); a Markdown summary is written next to it with the .md suffix")
     p.add_argument("--plot", metavar="DIR",
-                   help=f"directory for the PNG plots (default {DEFAULT_DIR})")
+                   help=f"directory for the PNG plots (default {DEFAULT_DIR}, {QUICK_DIR} with --quick)")
     p.add_argument("--no-plot", action="store_true", help="do not draw plots")
-    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.add_argument("--no-progress", action="store_true",
+                   help="no progress display (a bar on a terminal, one line per workload otherwise)")
     p.add_argument("--seed", type=int, default=W.SEED, help="input seed (default %(default)s)")
     p.add_argument("--list", action="store_true", help="list the workloads and exit")
     return p
@@ -64,14 +66,15 @@ def main(argv=None):
     print(report.render_header(result["meta"]))
     print(report.render_table(result))
 
-    json_path = args.json or os.path.join(DEFAULT_DIR, "results.json")
+    out_dir = QUICK_DIR if args.quick else DEFAULT_DIR
+    json_path = args.json or os.path.join(out_dir, "results.json")
     report.write_json(result, json_path)
     md_path = os.path.splitext(json_path)[0] + ".md"
     with open(md_path, "w") as f:
-        f.write(report.markdown_tables(result))
+        f.write(report.markdown_machine(result["meta"]) + "\n" + report.markdown_tables(result))
     written = [json_path, md_path]
     if not args.no_plot:
-        written += report.write_plots(result, args.plot or DEFAULT_DIR)
+        written += report.write_plots(result, args.plot or out_dir)
     print(f"\ntotal {result['meta']['wall_time_s']:.1f} s; wrote " + ", ".join(written))
 
     if result["gradjit_mismatches"]:

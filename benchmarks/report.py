@@ -74,6 +74,7 @@ def render_header(meta):
     vers = ", ".join(f"{k} {v[k]}" for k in v if v[k])
     th = meta["threads"]
     lines = [
+        f"date: {meta['timestamp']}",
         f"CPU: {meta['cpu']} ({meta['cores']} cores); Python {meta['python']}; {meta['platform']}",
         f"versions: {vers}",
         f"threads: {th['pinned']} (BLAS/OpenMP/Numba env, torch.set_num_threads, XLA flags); "
@@ -112,6 +113,25 @@ def write_json(report, path):
 
 # --------------------------------------------------------------------------
 # Markdown (for RESULTS.md)
+
+
+def markdown_machine(meta):
+    """Which machine, when and with what the numbers were measured (they hold for it only)."""
+    v = meta["versions"]
+    th = meta["threads"]
+    rows = [
+        ("date", meta["timestamp"]),
+        ("CPU", f"{meta['cpu']}, {meta['cores']} cores"),
+        ("OS", meta["platform"]),
+        ("Python", meta["python"]),
+        ("packages", ", ".join(f"{k} {v[k]}" for k in v if v[k])),
+        ("gradjit", f"revision {meta['gradjit_revision']}"),
+        ("threads", f"{th['pinned']}, CPU affinity {th.get('cpu_affinity', 'not pinned')}"),
+        ("command", f"`{meta.get('command', 'python -m benchmarks')}` ({meta['mode']} suite, "
+                    f"{meta['wall_time_s']:.0f} s wall time)"),
+    ]
+    return "\n".join(["Machine and versions of this run.", "", "| | |", "|---|---|"]
+                     + [f"| {k} | {val} |" for k, val in rows]) + "\n"
 
 
 def markdown_tables(report):

@@ -7,7 +7,8 @@ build included, is reported as ``first_call_s``: for gradjit compiled it is
 trace + transform + compile).  The gradients are then checked against the
 reference (see ``verify``) and only the ones that agree are timed, side by
 side in the same process.  Exceptions become ``ERROR`` results; nothing here
-prints (the progress bar goes to stderr).
+prints except the progress display on stderr: a bar on a terminal, one line per
+workload otherwise.
 """
 
 import contextlib
@@ -85,18 +86,44 @@ class _NoProgress:
     def set_description(self, text):
         pass
 
+    def workload_done(self, name, seconds):
+        pass
+
     def close(self):
         pass
 
 
-def _progress(total, enabled):
+class _Bar(_NoProgress):
+    """A tqdm bar redrawn in place: for a terminal."""
+
+    def __init__(self, total, stream):
+        from tqdm import tqdm
+
+        self._bar = tqdm(total=total, file=stream, unit="run", dynamic_ncols=True, leave=False)
+        self.update, self.set_description, self.close = self._bar.update, self._bar.set_description, self._bar.close
+
+
+class _Lines(_NoProgress):
+    """One line per finished workload: for a log file or a pipe, where redraws would pile up."""
+
+    def __init__(self, total, stream):
+        self._stream, self._total, self._done = stream, total, 0
+
+    def workload_done(self, name, seconds):
+        self._done += 1
+        print(f"[{self._done}/{self._total}] {name}: {seconds:.1f} s", file=self._stream, flush=True)
+
+
+def _progress(n_workloads, n_contenders, enabled, stream=None):
+    stream = stream or sys.stderr
     if not enabled:
         return _NoProgress()
-    try:
-        from tqdm import tqdm
-    except ImportError:
-        return _NoProgress()
-    return tqdm(total=total, file=sys.stderr, unit="run", dynamic_ncols=True, leave=False)
+    if hasattr(stream, "isatty") and stream.isatty():
+        try:
+            return _Bar(n_workloads * n_contenders, stream)
+        except ImportError:
+            pass
+    return _Lines(n_workloads, stream)
 
 
 def run_workload(workload, contenders, config, notes, bar, seed):
@@ -190,9 +217,13 @@ def run(workloads, contenders, config=timing.DEFAULT, progress=True, seed=0, mod
                         c.prime()
             except Exception:
                 notes[c.key] = None  # reported per workload, where it fails again
-        bar = _progress(len(workloads) * len(contenders), progress)
+        bar = _progress(len(workloads), len(contenders), progress)
+        out = []
         try:
-            out = [run_workload(w, contenders, config, notes, bar, seed) for w in workloads]
+            for w in workloads:
+                t0 = time.perf_counter()
+                out.append(run_workload(w, contenders, config, notes, bar, seed))
+                bar.workload_done(w.name, time.perf_counter() - t0)
         finally:
             bar.close()
             for c in contenders:

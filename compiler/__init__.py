@@ -13,6 +13,11 @@ __all__ = ["grad", "value_and_grad", "jvp", "vjp", "jacfwd", "jacrev", "hessian"
            "set_cache_size",
            "GradjitError", "TracingError", "UnsupportedFunctionError", "ShapeError",
            "DifferentiationError", "MissingRuleError"]
+from .diagnostics import (DisconnectedGradientWarning, RecompileWarning, config, debug_nans,  # noqa: E402
+                          log_compiles, strict_gradients)
+
+__all__ += ["config", "log_compiles", "debug_nans", "strict_gradients", "DisconnectedGradientWarning",
+            "RecompileWarning"]
 
 from .control_flow import cond, fori_loop, scan, switch, while_loop  # noqa: E402
 

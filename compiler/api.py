@@ -8,6 +8,7 @@ import functools
 import numpy as np
 
 from . import pytree
+from .diagnostics import disconnected, passes
 from .dispatch import (Signature, Transformed, _argnums_tuple, _aval, _decorator, _is_dynamic, _name,
                        disable_jit, trace_to_program)
 from .errors import DifferentiationError, ShapeError
@@ -99,13 +100,16 @@ def _scalar_output(prog, out_tree, has_aux, fun, fname):
 
 
 def _value_and_grad_build(fun, argnums, has_aux, fname, with_value):
+    warned = LRU()     # signatures whose disconnected gradients were reported
+
     def build(sig):
         wrt, grad_tree = _wrt_mask(sig, argnums, fname)
         prog, out_tree = trace_to_program(fun, sig, has_aux)
         aux_tree = _scalar_output(prog, out_tree, has_aux, fun, fname)
         n_out = len(prog.outvars)
         seeds = [prog.outvars[0].aval.dtype.type(1.0)] + [None] * (n_out - 1)
-        full = vjp_program(prog, wrt, seeds)
+        full, split = vjp_program(prog, wrt, seeds, split=True)
+        disconnected.check(fun, fname, sig, wrt, prog, [s is not None for s in seeds], split.zero, warned)
         value, aux, grads = [0], list(range(1, n_out)), list(range(n_out, n_out + sum(wrt)))
         if with_value and has_aux:
             order, tree = value + aux + grads, (tuple, ((tuple, (pytree._LEAF, aux_tree)), grad_tree))
@@ -116,7 +120,9 @@ def _value_and_grad_build(fun, argnums, has_aux, fname, with_value):
         else:
             order, tree = grads, grad_tree
         full.outvars = [full.outvars[i] for i in order]
-        return simplify(full), tree
+        result = simplify(full)
+        passes.record(result, split)       # for drawing, debug_nans and memory reports
+        return result, tree
     return build
 
 
@@ -172,13 +178,16 @@ def _directional_build(fun, argnums, mode, has_aux):
                 if not is_float(v.aval.dtype):
                     raise DifferentiationError(f"vjp/jacrev: {_name(fun)} has an output of dtype {v.aval.dtype}; "
                                                "only floating-point outputs can be differentiated")
-            program = vjp_program(prog, wrt, ["input"] * len(prog.outvars))
+            program, split = vjp_program(prog, wrt, ["input"] * len(prog.outvars), split=True)
             program.outvars = program.outvars[len(prog.outvars):]
             tree = (list, (pytree._LEAF,) * sum(wrt))
         if len(program.invars) != len(inner.dynamic) + n_dir:
             raise ValueError(f"{mode}: expected {len(program.invars) - len(inner.dynamic)} direction arrays, "
                              f"got {n_dir}")
-        return simplify(program), tree
+        result = simplify(program)
+        if mode == "vjp":
+            passes.record(result, split)
+        return result, tree
     return build
 
 

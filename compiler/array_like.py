@@ -10,7 +10,8 @@ from .errors import TracingError, UnsupportedFunctionError, at_line, user_source
 def _unsupported(name):
     return UnsupportedFunctionError(at_line(
         f"{name} is not supported by gradjit (no primitive or front-end rule for it). "
-        f"Supported NumPy functions: {', '.join(api.SUPPORTED_NAMES)}", user_source()))
+        f"{api.suggestion(name)} (All supported functions: compiler.numpy_api.SUPPORTED_NAMES.)".replace(".  (", ". ("),
+        user_source()))
 
 
 class ArrayLike:
@@ -28,6 +29,8 @@ class ArrayLike:
             return fn(*inputs)
         if method == "reduce" and ufunc in _REDUCERS and len(inputs) == 1:
             return _REDUCERS[ufunc](inputs[0], **kwargs)
+        if method == "accumulate" and ufunc in _ACCUMULATORS and len(inputs) == 1:
+            return _ACCUMULATORS[ufunc](inputs[0], **{"axis": 0, **kwargs})
         name = f"np.{ufunc.__name__}" + ("" if method == "__call__" else f".{method}")
         raise _unsupported(name + (f" with keyword arguments {sorted(kwargs)}" if kwargs else ""))
 
@@ -76,6 +79,12 @@ class ArrayLike:
     def __rmul__(self, other): return api.multiply(other, self)
     def __truediv__(self, other): return api.divide(self, other)
     def __rtruediv__(self, other): return api.divide(other, self)
+    def __floordiv__(self, other): return api.floor_divide(self, other)
+    def __rfloordiv__(self, other): return api.floor_divide(other, self)
+    def __mod__(self, other): return api.remainder(self, other)
+    def __rmod__(self, other): return api.remainder(other, self)
+    def __divmod__(self, other): return api.divmod_(self, other)
+    def __rdivmod__(self, other): return api.divmod_(other, self)
     def __pow__(self, other): return api.power(self, other)
     def __rpow__(self, other): return api.power(other, self)
     def __matmul__(self, other): return api.matmul(self, other)
@@ -83,6 +92,7 @@ class ArrayLike:
     def __neg__(self): return api.negative(self)
     def __pos__(self): return self
     def __abs__(self): return api.absolute(self)
+    def __round__(self, ndigits=None): return api.round_(self, ndigits or 0)
     def __lt__(self, other): return api.less(self, other)
     def __le__(self, other): return api.less_equal(self, other)
     def __gt__(self, other): return api.greater(self, other)
@@ -106,6 +116,9 @@ class ArrayLike:
     def max(self, axis=None, out=None, keepdims=False, **kw): return api.max(self, axis, out, keepdims, **kw)
     def min(self, axis=None, out=None, keepdims=False, **kw): return api.min(self, axis, out, keepdims, **kw)
     def prod(self, axis=None, dtype=None, out=None, keepdims=False, **kw): return api.prod(self, axis, dtype, out, keepdims, **kw)
+    def cumsum(self, axis=None, dtype=None, out=None): return api.cumsum(self, axis, dtype, out)
+    def cumprod(self, axis=None, dtype=None, out=None): return api.cumprod(self, axis, dtype, out)
+    def round(self, decimals=0, out=None): return api.round_(self, decimals, out)
     def dot(self, other): return api.dot(self, other)
     def clip(self, min=None, max=None): return api.clip(self, min, max)
     def astype(self, dtype, copy=True): return api.astype(self, dtype)
@@ -123,3 +136,4 @@ class ArrayLike:
 
 
 _REDUCERS = {np.add: api.sum, np.multiply: api.prod, np.maximum: api.max, np.minimum: api.min}
+_ACCUMULATORS = {np.add: api.cumsum, np.multiply: api.cumprod}

@@ -43,10 +43,12 @@ class Captured:
     """Recorded bindings: closure cells `[cell, value]` and dict entries `[dict, key, value]`.
 
     `unchanged()` is a function generated for these bindings (one `is` test each: it runs before
-    every call of a compiled kernel); only when a test fails does the slower `_adopt` run."""
+    every call of a compiled kernel); only when a test fails does the slower `_adopt` run.
+    `cell_names` maps id(cell) to the closure variable's name (for `changed`)."""
 
-    def __init__(self, cells, entries):
+    def __init__(self, cells, entries, cell_names=None):
         self.cells, self.entries = cells, entries
+        self.cell_names = cell_names or {}
         self.unchanged = self._generate_check()
 
     def _generate_check(self):
@@ -80,6 +82,23 @@ class Captured:
         self.unchanged = self._generate_check()
         return True
 
+    def changed(self):
+        """Descriptions of the bindings that no longer hold ("global 'scale'"), for diagnostics."""
+        out = []
+        for cell, value in self.cells:
+            try:
+                now = cell.cell_contents
+            except ValueError:
+                now = _NOTHING
+            if now is not value and not _same_scalar(value, now):
+                out.append(f"closure variable '{self.cell_names.get(id(cell), '?')}'")
+        for d, key, value in self.entries:
+            now = d.get(key, _NOTHING)
+            if now is not value and not _same_scalar(value, now):
+                kind = "global" if "__builtins__" in d or "__spec__" in d else "attribute"
+                out.append(f"{kind} '{key}'")
+        return out
+
 
 def _same_scalar(old, now):
     """`now` is an immutable scalar equal to `old`: tracing again would give the same program."""
@@ -94,7 +113,7 @@ def record(fun):
     recorder.callable(fun)
     if not recorder.cells and not recorder.entries:
         return None
-    return Captured(recorder.cells, recorder.entries)
+    return Captured(recorder.cells, recorder.entries, recorder.cell_names)
 
 
 _LIBRARY_DIRS = tuple(sorted({os.path.join(p, "") for k, p in sysconfig.get_paths().items()
@@ -130,7 +149,7 @@ def _nested_codes(code):
 
 class _Recorder:
     def __init__(self):
-        self.cells, self.entries = [], []
+        self.cells, self.entries, self.cell_names = [], [], {}
         self._functions, self._recorded = set(), set()
 
     def callable(self, obj, bound_self=_NOTHING):
@@ -160,13 +179,14 @@ class _Recorder:
         if kind == "library":
             return
         cells = dict(zip(code.co_freevars, fn.__closure__ or ()))
-        for cell in cells.values():
+        for name, cell in cells.items():
             try:
                 value = cell.cell_contents
             except ValueError:
                 continue
             if kind == "user":           # gradjit's own closures (wrappers) are never rebound
                 self.cells.append([cell, value])
+                self.cell_names[id(cell)] = name
             self.value(value)
         if kind == "user":
             for nested in _nested_codes(code):

@@ -10,7 +10,9 @@ the program is inlined into the enclosing trace instead, which is how transforma
 Before a cached kernel runs, the bindings the function captured are checked (`captures`): a
 rebound closure variable, global or attribute makes it trace again.
 
-Caches are bounded (`lru`); `disable_jit` and the tracer stack are per thread.
+Caches are bounded (`lru`); `disable_jit` and the tracer stack are per thread.  Diagnostics
+(`diagnostics`: compile logs, debug_nans, graph drawing, memory reports) hook in where a function
+is traced and compiled, never on the fast path.
 """
 import contextlib
 import functools
@@ -21,11 +23,16 @@ import weakref
 import numpy as np
 
 from . import captures, pytree
-from .errors import filter_traceback
+from .diagnostics import compile_log, nans
+from .diagnostics.config import config as _diagnostics
+from .diagnostics.names import leaf_names
+from .errors import filter_traceback, surface
 from .interpreter import eval_program
 from .ir import ShapedArray
 from .lowering.codegen import lower_program
 from .lru import LRU, cache_size
+from .primitives.core import check_kernel_dtypes, native_array
+from .random_guard import call_guarded
 from .tracing import Builder, Tracer
 
 
@@ -34,8 +41,19 @@ class _ThreadState(threading.local):
 
 
 _state = _ThreadState()
-_disabled_threads = 0        # threads inside disable_jit: while 0, the fast path need not ask _state
-_disabled_lock = threading.Lock()
+# threads inside disable_jit, plus 1 under debug_nans: while 0, the fast path need not ask `_fast_allowed`
+_detours = 1 if _diagnostics.debug_nans else 0
+_detours_lock = threading.Lock()
+
+
+def _detour(delta):
+    global _detours
+    with _detours_lock:
+        _detours += delta
+
+
+def _fast_allowed():
+    return not _state.disable_jit and not _diagnostics.debug_nans
 stats = {"traces": 0}
 REBIND_WARNING = 20     # warn when a function has been traced again this often for rebound captures
 
@@ -44,17 +62,14 @@ REBIND_WARNING = 20     # warn when a function has been traced again this often 
 def disable_jit():
     """Run transformed functions with the reference NumPy interpreter instead of compiled kernels
     (in this thread; kernels are neither compiled nor cached meanwhile)."""
-    global _disabled_threads
     old = _state.disable_jit
     _state.disable_jit = True
-    with _disabled_lock:
-        _disabled_threads += 1
+    _detour(1)
     try:
         yield
     finally:
         _state.disable_jit = old
-        with _disabled_lock:
-            _disabled_threads -= 1
+        _detour(-1)
 
 
 # ---------------------------------------------------------------- arguments and signatures
@@ -74,7 +89,7 @@ def _aval(leaf):
     dtype = getattr(leaf, "dtype", None)
     if dtype is None or not hasattr(leaf, "shape"):
         raise TypeError(f"gradjit cannot take an argument of type {type(leaf).__name__}")
-    return ShapedArray(leaf.shape, dtype)
+    return ShapedArray(leaf.shape, dtype if dtype.isnative else dtype.newbyteorder("="))
 
 
 def _leaf_key(leaf):
@@ -95,6 +110,7 @@ def _leaf_key(leaf):
 
 def _kernel_arg(leaf):
     if type(leaf) is np.ndarray:
+        leaf = native_array(leaf)
         if leaf.ndim == 0:
             return leaf[()]
         return leaf if leaf.flags.c_contiguous else np.ascontiguousarray(leaf)
@@ -145,6 +161,7 @@ class Signature:
         return owner + [None] * (len(self.leaves) - len(owner))
 
 
+@compile_log.timed_trace
 def trace_to_program(fun, sig, has_aux=False):
     """Trace `fun` on abstract versions of the signature's dynamic leaves.
 
@@ -154,7 +171,7 @@ def trace_to_program(fun, sig, has_aux=False):
     with Builder() as b:
         tracers = [b.new_arg(_aval(leaf)) for leaf in sig.dynamic_leaves()]
         args, kwargs = sig.rebuild(tracers)
-        out = fun(*args, **kwargs)
+        out = call_guarded(fun, args, kwargs)
         if has_aux and type(out) in (tuple, list) and len(out) == 2:
             value_leaves, value_tree = pytree.flatten(out[0])
             aux_leaves, aux_tree = pytree.flatten(out[1], static=lambda leaf: not _is_dynamic(leaf))
@@ -179,7 +196,7 @@ def _fast_key(args):
     for a in args:
         t = type(a)
         if t is np.ndarray and a.shape and a.flags.c_contiguous:
-            key.append((a.shape, a.dtype.char))
+            key.append((a.shape, a.dtype))       # the dtype, byte order included
         elif t is float or t is np.float64:
             key.append(_FLOAT)
         elif t is np.float32:
@@ -220,9 +237,10 @@ class Executable:
     def __init__(self, prog, out_tree):
         from runtime.kernels import compile_source
         self.program, self.out_tree = prog, out_tree
+        check_kernel_dtypes(prog)
         self.source = lower_program(prog)
         self.kernel = compile_source(self.source)
-        consts = [np.ascontiguousarray(c) if isinstance(c, np.ndarray) else c for c in prog.consts]
+        consts = [np.ascontiguousarray(native_array(c)) if isinstance(c, np.ndarray) else c for c in prog.consts]
         results = [f"_s{i}(o[{i}])" if v.aval.shape == () else f"o[{i}]" for i, v in enumerate(prog.outvars)]
         args = ", ".join(f"a{i}" for i in range(len(prog.invars)))
         call_args = ", ".join([f"a{i}" for i in range(len(prog.invars))] + [f"c{i}" for i in range(len(consts))])
@@ -251,10 +269,27 @@ class Interpreted:
 
 
 class Lowered:
-    """What `f.lower(*args)` returns: the IR and the generated kernel source."""
+    """What `f.lower(*args)` returns: the IR and the generated kernel source; `draw()` pictures
+    the program and `memory` reports what the kernel allocates."""
 
-    def __init__(self, prog, source):
+    def __init__(self, prog, source, input_names=None, name=None):
         self.ir, self.source = prog, source
+        self._input_names, self._name = input_names, name
+
+    def draw(self, path=None):
+        """The program as a graph (forward and backward passes, residuals marked); `path` ending in
+        .dot writes the DOT text, .svg/.png/.pdf renders it (needs Graphviz). Returns the Graph."""
+        from .diagnostics.draw import draw_program
+        graph = draw_program(self.ir, self._name, self._input_names)
+        if path is not None:
+            graph.save(path)
+        return graph
+
+    @property
+    def memory(self):
+        """Bytes of residuals, temporaries and outputs the kernel allocates, next to the inputs'."""
+        from .diagnostics.memory import MemoryReport
+        return MemoryReport(self.ir)
 
     def __repr__(self):
         return f"{self.ir}\n\n{self.source}"
@@ -297,14 +332,16 @@ class Transformed:
         return self._build(Signature(args, kwargs))
 
     def lower(self, *args, **kwargs):
-        prog, _ = self.program(*args, **kwargs)
-        return Lowered(prog, lower_program(prog))
+        sig = Signature(args, kwargs)
+        prog, _ = self._build(sig)
+        names = leaf_names(sig.key[0], self.fun)
+        return Lowered(prog, lower_program(prog), [names[i] for i in sig.dynamic], self.__name__)
 
     def __call__(self, *args, **kwargs):
         key = None if kwargs else _fast_key(args)
         if key is not None:
             fast = self._fast.get(key)
-            if fast is not None and (not _disabled_threads or not _state.disable_jit) and \
+            if fast is not None and (not _detours or _fast_allowed()) and \
                     (self._captured is None or self._captured.unchanged()):
                 return fast(*args)
         return self._call(args, kwargs, key)
@@ -318,27 +355,41 @@ class Transformed:
                 return pytree.unflatten(out_tree, eval_program(prog, dyn))
             if self._captured is not None and not self._captured.unchanged():
                 self._forget()
+            leaves = [_kernel_arg(leaf) for leaf in dyn]
             entry = self._cache.get(sig.key)
             if entry is None:
-                prog, out_tree = self._build(sig)
-                if _closes_over_tracers(prog):
-                    return pytree.unflatten(out_tree, eval_program(prog, dyn))
+                with compile_log.Compile(self, sig) as record:      # stage times, recompile reasons
+                    prog, out_tree = self._build(sig)
+                    record.built(prog)
+                    if _closes_over_tracers(prog):
+                        return pytree.unflatten(out_tree, eval_program(prog, dyn))
+                    if _state.disable_jit:
+                        entry = Interpreted(prog, out_tree)
+                        out = entry(leaves)
+                    else:
+                        entry = self._cache[sig.key] = _shared_executable(prog, out_tree)
+                        self._captured = captures.record(self.fun)
+                        if fast_key is not None and all(type(a) is not np.ndarray or a.dtype.isnative for a in args):
+                            if len(self._fast) >= cache_size():
+                                self._fast = {}
+                            self._fast[fast_key] = entry.fast
+                        record.lowered(entry.kernel)
+                        out = entry(leaves)         # the first call compiles the kernel (or loads it)
+                        record.compiled()
+            else:
                 if _state.disable_jit:
-                    return Interpreted(prog, out_tree)([_kernel_arg(leaf) for leaf in dyn])
-                entry = self._cache[sig.key] = _shared_executable(prog, out_tree)
-                self._captured = captures.record(self.fun)
-                if fast_key is not None:
-                    if len(self._fast) >= cache_size():
-                        self._fast = {}
-                    self._fast[fast_key] = entry.fast
-            elif _state.disable_jit:
-                entry = Interpreted(entry.program, entry.out_tree)
-            return entry([_kernel_arg(leaf) for leaf in dyn])
+                    entry = Interpreted(entry.program, entry.out_tree)
+                out = entry(leaves)
+            if _diagnostics.debug_nans:
+                nans.check(self.__name__, sig, entry.program, leaves, out)
+            return out
         except Exception as e:
+            e = surface(e)
             raise e.with_traceback(filter_traceback(e.__traceback__)) from None
 
     def _forget(self):
         """A captured binding changed: every kernel of this function may be stale."""
+        compile_log.rebound(self, self._captured)
         self._cache.clear()
         self._fast = {}
         self._captured = None

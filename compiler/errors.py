@@ -2,10 +2,8 @@
 
 Messages name the problem, the user's file:line where there is one, and the fix.
 """
-import contextlib
 import os
 import sys
-import threading
 import types
 
 
@@ -33,6 +31,14 @@ class MissingRuleError(GradjitError, NotImplementedError):
     """A primitive lacks the rule a transform needs (a bug in gradjit: please report it)."""
 
 
+class UnsupportedDtypeError(UnsupportedFunctionError, TypeError):
+    """An array of a dtype gradjit cannot compute with (float16, long double, complex, object)."""
+
+
+class RandomInTraceError(GradjitError, RuntimeError):
+    """A traced function draws random numbers: the draw would happen once, at trace time."""
+
+
 def at_line(message, source):
     return f"{message}\n  at {source}" if source else message
 
@@ -49,31 +55,8 @@ def _is_internal(filename):
     return filename.startswith(tuple(_INTERNAL_DIRS)) or filename.startswith("<__array_function__")
 
 
-class _Sources(threading.local):
-    """Per thread, while a transform re-emits an equation: the user line it came from."""
-
-    def __init__(self):
-        self.stack = []
-
-
-_sources = _Sources()
-
-
-@contextlib.contextmanager
-def source_of(source):
-    """Equations recorded inside point at `source` (the line of the equation being transformed)."""
-    _sources.stack.append(source)
-    try:
-        yield
-    finally:
-        _sources.stack.pop()
-
-
 def user_source():
-    """'file:line' of the innermost frame outside gradjit and NumPy's dispatch machinery (or of
-    the equation a transform is re-emitting)."""
-    if _sources.stack and _sources.stack[-1] is not None:
-        return _sources.stack[-1]
+    """'file:line' of the innermost frame outside gradjit and NumPy's dispatch machinery."""
     frame = sys._getframe(1)
     while frame is not None:
         filename = frame.f_code.co_filename
@@ -81,6 +64,13 @@ def user_source():
             return f"{filename}:{frame.f_lineno}"
         frame = frame.f_back
     return None
+
+
+def surface(error):
+    """The gradjit error NumPy wrapped, if it did: `array[i] = tracer` calls the tracer's
+    `__float__`, and NumPy replaces our error by "setting an array element with a sequence"."""
+    cause = error.__cause__
+    return cause if isinstance(cause, GradjitError) and not isinstance(error, GradjitError) else error
 
 
 def filter_traceback(tb):

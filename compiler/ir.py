@@ -95,7 +95,7 @@ class Eqn:
 class Program:
     """invars are the arguments, constvars the captured arrays (values in `consts`)."""
 
-    __slots__ = ("constvars", "invars", "eqns", "outvars", "consts")
+    __slots__ = ("constvars", "invars", "eqns", "outvars", "consts", "__weakref__")
 
     def __init__(self, constvars, invars, eqns, outvars, consts):
         self.constvars = list(constvars)

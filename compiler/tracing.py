@@ -4,12 +4,16 @@ Builders nest (a transform running inside a traced function opens a new one); ea
 the highest-level tracer among a primitive's operands decides which builder records it.  A value
 from an outer builder used inside an inner one is captured as a constant of the inner program.
 """
+import dis
+import linecache
+import re
+import sys
 import threading
 
 import numpy as np
 
 from .array_like import ArrayLike
-from .errors import ShapeError, TracingError, at_line, user_source
+from .errors import ShapeError, TracingError, _is_internal, at_line, user_source
 from .ir import Eqn, Literal, Program, Var
 from .primitives import aval_of, registry
 
@@ -18,9 +22,18 @@ class _OpenBuilders(threading.local):
 
     def __init__(self):
         self.stack = []
+        self.source = None     # set while a transform replays an equation: the line new ones inherit
 
 
 _active = _OpenBuilders()
+
+
+def attribute_to(source):
+    """Attribute the equations recorded from now on to `source` (the file:line of the equation a
+    transform is replaying, so derivative equations point at the user's line); None restores
+    the default (the caller's line). Returns the previous setting."""
+    previous, _active.source = _active.source, source
+    return previous
 
 
 class Builder:
@@ -30,15 +43,18 @@ class Builder:
         self.constvars, self.consts, self._const_ids = [], [], {}
         self._scalar_broadcasts = {}   # var -> the rank-0 atom it broadcasts
         self.active = False
+        self._outer_source = None
 
     def __enter__(self):
         _active.stack.append(self)
         self.active = True
+        self._outer_source = attribute_to(None)
         return self
 
     def __exit__(self, *exc):
         _active.stack.pop()
         self.active = False
+        attribute_to(self._outer_source)
 
     # -- inputs
     def new_arg(self, aval):
@@ -75,7 +91,7 @@ class Builder:
         if not self.active:
             raise TracingError("a traced value escaped the function it was traced in; return it instead")
         atoms = [self.atom(a) for a in args]
-        source = user_source()
+        source = _active.source or user_source()
         try:
             out_aval = prim.abstract_eval(*[a.aval for a in atoms], **params)
         except ShapeError as e:
@@ -171,6 +187,13 @@ class Tracer(ArrayLike):
             "Use np.where(cond, a, b) to choose between values, or branch on shapes and Python numbers.")
 
     def __float__(self):
+        context, name = _conversion_context()
+        if context == "store":
+            raise self._concrete_error(*_STORE)
+        if context == "math":
+            fix = " ".join(f"Use np.{n}(x) instead of math.{n}(x)." if hasattr(np, n) else
+                           f"math.{n} has no NumPy twin that gradjit traces." for n in name)
+            raise self._concrete_error(f"{'/'.join(f'math.{n}()' for n in name)} (needs a Python float)", fix)
         raise self._concrete_error("float()", "Keep the value as an array; np.float64(x) and .item() do not trace.")
 
     def __int__(self):
@@ -186,9 +209,11 @@ class Tracer(ArrayLike):
         raise self._concrete_error(".tolist()", "Keep the value as an array inside the traced function.")
 
     def __array__(self, dtype=None, copy=None):
+        if _conversion_context()[0] == "store":
+            raise self._concrete_error(*_STORE)
         raise self._concrete_error(
-            "np.asarray()/np.array()", "Use the array itself (NumPy functions accept it), or "
-            "np.where for data-dependent choices.")
+            "np.asarray()/np.array()", "Use the array itself (NumPy functions accept it). To build an array "
+            "from traced values, use np.stack([a, b]) or np.concatenate, not np.array([a, b]).")
 
     def __setitem__(self, key, value):
         raise self._concrete_error(
@@ -197,6 +222,28 @@ class Tracer(ArrayLike):
 
     def __hash__(self):
         raise TypeError("unhashable type: a traced array (like numpy.ndarray)")
+
+
+_STORE = ("Assignment into a NumPy array (y[i] = x)",
+          "Build the array from traced values instead: np.stack([...]), np.concatenate([...]), or "
+          "np.where(mask, x, y).")
+_STORE_SUBSCR = dis.opmap["STORE_SUBSCR"]
+_MATH_CALL = re.compile(r"\bmath\.(\w+)\s*\(")
+
+
+def _conversion_context():
+    """What the user's line was doing when NumPy or Python asked a tracer for its value:
+    ("store", None) for `array[i] = tracer`, ("math", names) for calls of math functions, else (None, None)."""
+    frame = sys._getframe(1)
+    while frame is not None and (_is_internal(frame.f_code.co_filename) or "numpy" in frame.f_code.co_filename):
+        frame = frame.f_back
+    if frame is None:
+        return None, None
+    code = frame.f_code
+    if 0 <= frame.f_lasti < len(code.co_code) and code.co_code[frame.f_lasti] == _STORE_SUBSCR:
+        return "store", None
+    calls = _MATH_CALL.findall(linecache.getline(code.co_filename, frame.f_lineno))
+    return ("math", list(dict.fromkeys(calls))) if calls else (None, None)
 
 
 __all__ = ["Builder", "Tracer"]

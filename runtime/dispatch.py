@@ -17,7 +17,7 @@ from compiler.primitives import structural as st
 from . import names
 from .anomaly import forward_source
 from .anomaly import state as _anomaly
-from .derivatives import build_entry
+from .derivatives import build_entry, build_formula_entry
 from .errors import AutogradError
 from .graph import Node
 from .modes import state as _mode
@@ -35,16 +35,19 @@ FAST_UFUNCS = {np.add, np.subtract, np.multiply, np.true_divide, np.maximum, np.
                np.cosh, np.arctan, np.arcsin, np.arccos, np.absolute, np.matmul}
 # results without a derivative: never recorded
 NONDIFF = {np.equal, np.not_equal, np.less, np.less_equal, np.greater, np.greater_equal,
-           np.logical_and, np.logical_or, np.logical_not, np.sign, np.zeros_like, np.ones_like,
+           np.logical_and, np.logical_or, np.logical_not, np.zeros_like, np.ones_like,
            np.full_like, np.empty_like}
 # NumPy functions gradjit has no rule for, but whose results carry no derivative anyway (integer
-# or boolean results, or piecewise-constant values, whose derivative is zero as in PyTorch).
-# np.sort and np.unique are not here: their values do depend differentiably on the input.
+# or boolean results). np.sort and np.unique are not here: their values do depend differentiably
+# on the input; np.floor, np.sign... are operations in `torch_ops` (zero gradient, recorded).
 NONDIFF_FALLBACK = {np.argmax, np.argmin, np.argsort, np.isnan, np.isinf, np.isfinite, np.isclose,
                     np.allclose, np.array_equal, np.count_nonzero, np.nonzero, np.any, np.all,
-                    np.floor, np.ceil, np.round, np.rint, np.trunc, np.searchsorted,
-                    np.array2string, np.array_repr, np.array_str, np.shape, np.ndim, np.size,
-                    np.result_type}
+                    np.searchsorted, np.array2string, np.array_repr, np.array_str, np.shape, np.ndim,
+                    np.size, np.result_type}
+# Filled by `torch_ops`: the operations whose eager derivative is PyTorch's own formula.
+UFUNC_FORMULAS = {}    # fast-path ufunc -> formula(ct, out, *operands)
+OPS = {}               # NumPy function or ufunc -> eager operation taking the same arguments
+PRIMITIVE_OPS = {}     # primitive -> eager operation (for primitives bound on tensors)
 _REDUCERS = {np.add: np.sum, np.multiply: np.prod, np.maximum: np.max, np.minimum: np.min}
 
 
@@ -67,8 +70,11 @@ def _inference_error():
         "normal tensor, or create it under rt.no_grad() instead.")
 
 
-def _entry(key, call, in_avals, wrt, name):
-    entry = build_entry(call, in_avals, wrt, name)
+def _entry(key, call, in_avals, wrt, name, formula=None, out_aval=None, save=()):
+    if formula is None:
+        entry = build_entry(call, in_avals, wrt, name)
+    else:
+        entry = build_formula_entry(formula, in_avals, out_aval, wrt, name, save)
     if key is not None:
         if len(_cache) >= CACHE_LIMIT:
             _cache.clear()
@@ -141,7 +147,8 @@ def _link_views(tensors, leaves, view):
 def apply_ufunc(ufunc, operands):
     """An elementwise operation or matmul on tensors, arrays and Python scalars."""
     if ufunc not in FAST_UFUNCS and ufunc not in NONDIFF:
-        return apply(ufunc, api.UFUNCS[ufunc], tuple(operands))
+        op = OPS.get(ufunc)
+        return op(*operands) if op is not None else apply(ufunc, api.UFUNCS[ufunc], tuple(operands))
     datas = []
     need = False
     raw = True
@@ -194,7 +201,9 @@ def apply_ufunc(ufunc, operands):
         avals = [ShapedArray(d.shape, d.dtype) if type(d) is _ndarray else ShapedArray((), promoted)
                  for d in datas]
         wrt = [isinstance(x, Tensor) and x._rg for x in operands]
-        entry = _entry(key, fe, avals, wrt, names.of_function(ufunc, operands, {}))
+        formula = UFUNC_FORMULAS.get(ufunc)
+        entry = _entry(key, fe, avals, wrt, names.of_function(ufunc, operands, {}), formula,
+                       ShapedArray(out.shape, out.dtype))
     if not entry.record:
         return new_tensor(out)
     return _record(entry, operands, datas, (out,))[0]
@@ -217,10 +226,14 @@ _NUMPY_FORWARD = {np.sum, np.mean, np.max, np.min, np.prod, np.var, np.std, np.r
                   np.concatenate, np.stack, np.flip, np.outer, np.where, np.square}
 
 
-def apply(func, fe, args, kwargs=None, name=None, view=False, forward=None):
+def apply(func, fe, args, kwargs=None, name=None, view=False, forward=None, backward=None, save=()):
     """Run front-end function `fe(*args, **kwargs)` eagerly; `func` is the NumPy function it
     implements (for the node's name), `view` marks results that alias the input (reshape...),
-    `forward` optionally computes the value (same signature as `fe`) when NumPy does it better."""
+    `forward` optionally computes the value (same signature as `fe`) when NumPy does it better.
+    `backward(ct, out, *args)`: the operation's own derivative formula (one gradient per positional
+    argument), used instead of deriving one from `fe`; `args` are then flat and `kwargs` empty.
+    `save`: positions of arguments saved for it even where it reads only their shape (as PyTorch
+    saves `self` for nll_loss), so that create_graph sees the tensor itself."""
     treedef = None
     if kwargs:
         treedef = True
@@ -289,7 +302,12 @@ def apply(func, fe, args, kwargs=None, name=None, view=False, forward=None):
             avals = [ShapedArray(values[i].shape, values[i].dtype) for i in dyn]
             if name is None:
                 name = names.of_function(func, args, kwargs or {})
-            entry = _entry(key, call, avals, [isinstance(x, Tensor) and x._rg for x in dyn_leaves], name)
+            wrt = [isinstance(x, Tensor) and x._rg for x in dyn_leaves]
+            if backward is None:
+                entry = _entry(key, call, avals, wrt, name)
+            else:
+                entry = _entry(key, None, avals, wrt, name, _positional(backward, values, dyn),
+                               ShapedArray(outs[0].shape, outs[0].dtype), [dyn.index(i) for i in save if i in dyn])
         if entry.record:
             tensors = _record(entry, dyn_leaves, [values[i] for i in dyn], outs, view, True)
             return tensors[0] if out_tree is None else pytree.unflatten(out_tree, tensors)
@@ -298,8 +316,27 @@ def apply(func, fe, args, kwargs=None, name=None, view=False, forward=None):
     return tensors[0] if out_tree is None else pytree.unflatten(out_tree, tensors)
 
 
+def _positional(backward, values, dyn):
+    """`backward` as a function of the dynamic arguments only (the static ones are fixed, but no
+    data of this call is kept)."""
+    template = list(values)
+    for i in dyn:
+        template[i] = None
+
+    def formula(ct, out, *dynamic):
+        vals = list(template)
+        for i, x in zip(dyn, dynamic):
+            vals[i] = x
+        grads = backward(ct, out, *vals)
+        return [grads[i] for i in dyn]
+    return formula
+
+
 def apply_function(func, *args, **kwargs):
     """NumPy function `func` (np.sum, np.reshape...) on tensors."""
+    op = OPS.get(func)
+    if op is not None:
+        return op(*args, **kwargs)
     fe = api.FUNCTIONS.get(func) or api.UFUNCS[func]
     return apply(func, fe, args, kwargs, view=func in names.VIEWS)
 
@@ -309,6 +346,9 @@ _binders = {}
 
 def apply_primitive(prim, args, params):
     """A primitive bound directly on tensors (a create_graph backward pass, or front-end code)."""
+    op = PRIMITIVE_OPS.get(prim)
+    if op is not None:
+        return op(*args, **params)
     fe = _binders.get(prim)
     if fe is None:
         fe = _binders[prim] = lambda *a, **p: prim.bind(*a, **p)
@@ -337,6 +377,8 @@ def array_ufunc(ufunc, method, inputs, kwargs):
             f"np.{ufunc.__name__}(..., out=tensor) is not supported; use the in-place methods "
             "(t.add_(y), t += y, t[...] = y) or the returned value", user_source()))
     kwargs.pop("out", None)
+    if method == "__call__" and ufunc in OPS:
+        return OPS[ufunc](*inputs, **kwargs)
     if method == "__call__" and not kwargs and ufunc in api.UFUNCS:
         if ufunc in FAST_UFUNCS or ufunc in NONDIFF:
             return apply_ufunc(ufunc, inputs)
@@ -352,6 +394,9 @@ _PASSTHROUGH = {np.shape, np.ndim, np.size, np.result_type}
 
 
 def array_function(func, args, kwargs):
+    op = OPS.get(func)
+    if op is not None:
+        return op(*args, **kwargs)
     fe = api.FUNCTIONS.get(func)
     if fe is None or func in NONDIFF:
         return _fallback(func, args, kwargs, api.public_name(func), func in NONDIFF)

@@ -11,7 +11,7 @@ import numpy as np
 
 from .anomaly import check_nan
 from .anomaly import state as _anomaly
-from .dispatch import edge
+from .dispatch import apply, edge
 from .errors import AutogradError
 from .graph import AccumulateGrad
 from .modes import state as _mode
@@ -83,13 +83,15 @@ def _add(a, b):
     return b if a is None else a + b
 
 
-def _deliver(t, g, create_graph):
-    """Accumulate gradient `g` into `t.grad` (in place, as PyTorch does, unless building a graph)."""
+def _deliver(t, g, create_graph, copy_name="CopyBackwards"):
+    """Accumulate gradient `g` into `t.grad` (in place, as PyTorch does, unless building a graph).
+    A first gradient that requires grad is stored as a recorded copy (PyTorch's CopyBackwards for
+    a leaf, CloneBackward0 for a retained gradient), never as the tensor itself."""
     grad = t._grad
     if create_graph or (grad is not None and grad._rg) or isinstance(g, Tensor):
         if grad is None:
-            t._grad = g if isinstance(g, Tensor) and g._rg else new_tensor(np.array(getattr(g, "_data", g),
-                                                                                    dtype=t.dtype))
+            t._grad = apply(None, _copy, (g,), name=copy_name, forward=np.copy) if isinstance(g, Tensor) and g._rg \
+                else new_tensor(np.array(getattr(g, "_data", g), dtype=t.dtype))
         else:
             t._grad = grad + g
         return
@@ -160,11 +162,15 @@ def _run_plain(ready, buffers, deps, keep_graph):
         _send(nexts, grads, buffers, deps, ready, None)
 
 
+def _copy(g):
+    return g
+
+
 def _deliver_retained(node, buf, create_graph):
     for i, ref in node._retained.items():
         t = ref()
         if t is not None and buf[i] is not None:
-            _deliver(t, buf[i], create_graph)
+            _deliver(t, buf[i], create_graph, "CloneBackward0")
 
 
 def execute(edges, cts, keep_graph, create_graph, targets=None, capture=False):
@@ -280,6 +286,9 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=Fal
     inputs = _as_list(inputs, "inputs")
     if not inputs:
         raise AutogradError("grad requires at least one input tensor")
+    if materialize_grads and allow_unused is False:
+        raise AutogradError("Expected allow_unused to be True or not passed when materialize_grads=True, "
+                            "but got: allow_unused=False.")
     edges, cts = _roots(outputs, _as_list(grad_outputs, "grad_outputs"), create_graph)
     keep = create_graph if retain_graph is None else retain_graph
     in_edges = _input_edges(inputs)
@@ -289,8 +298,9 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=Fal
     for i, (t, e) in enumerate(zip(inputs, in_edges)):
         g = captured.get(e)
         if g is None:
-            if materialize_grads:
-                g = np.zeros(t.shape, t.dtype)
+            if materialize_grads:                   # zeros that require grad under create_graph, as in PyTorch
+                result.append(new_tensor(np.zeros(t.shape, t.dtype), create_graph))
+                continue
             elif not allow_unused:
                 raise AutogradError(
                     f"One of the differentiated Tensors (inputs[{i}]) appears to not have been used in "

@@ -6,7 +6,7 @@ saved tensor so that a later in-place change is detected instead of silently giv
 """
 import numpy as np
 
-from .derivatives import zeros
+from .derivatives import run_formula, zeros
 from .errors import AutogradError
 
 FREED = ("Trying to backward through the graph a second time (or directly access saved tensors after "
@@ -85,6 +85,14 @@ class Node:
             leaves = self._leaves
             n_in = len(entry.fast_in)
             outs = [new_tensor(d, True, self, k) for k, d in zip(entry.fast_out, self._args[n_in:])]
+        if entry.formula is not None:
+            # what the formula does not read for the wanted gradients: zeros of the right shape
+            args = [_placeholder(a) for a in entry.in_avals]
+            for i, x in zip(entry.fast_in, leaves):
+                args[i] = x
+            (ct,) = self._cts(cts)
+            out = outs[0] if outs else _placeholder(entry.out_avals[0])
+            return run_formula(entry.formula, ct, out, args, entry.in_avals, entry.wrt)
         prog = entry.backward
         args = list(leaves) + outs + self._cts(cts)
         for i, (a, v) in enumerate(zip(args, prog.invars)):
@@ -102,6 +110,10 @@ class Node:
         if self._retained is None:
             self._retained = {}
         self._retained[index] = ref
+
+
+def _placeholder(aval):
+    return np.broadcast_to(np.zeros((), aval.dtype), aval.shape)
 
 
 class AccumulateGrad:

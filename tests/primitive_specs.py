@@ -21,6 +21,7 @@ class Spec:
 
 IDX = np.array([2, 0, 2, 1])
 IDX2 = np.array([[0, 3], [1, 1]])
+IDX3 = np.array([3, 0, 2])
 
 SPECS = [
     # elementwise, unary
@@ -63,6 +64,12 @@ SPECS = [
     Spec("logaddexp", np.logaddexp, [(5,), (5,)]),
     Spec("hypot_log2_exp2", lambda x, y: np.hypot(x, y) + np.log2(x * x + 1) + np.exp2(y) + np.log10(x * x + 1),
          [(4,), (4,)]),
+    Spec("logaddexp_scalar", lambda x, y: np.logaddexp(x, y) * np.logaddexp(y, 0.5), [(5,), ()]),
+    Spec("hypot_scalar", lambda x, y: np.hypot(x, 0.7) * np.hypot(-1.5, y), [(4,), ()]),
+    Spec("remainder", lambda x, y: np.remainder(x, y) + x % 0.7 + 2.5 % y, [(6,), (6,)], (0.3, 2.0), smooth=False),
+    Spec("floor_divide_rounding", lambda x, y: (x // y) * y + np.floor(x) * x + np.ceil(y) * y + np.trunc(-x) * y
+         + np.rint(3 * x) * x + np.round(y, 1) * y, [(6,), (6,)], (0.3, 2.0), smooth=False),
+    Spec("fmax_fmin", lambda x, y: np.fmax(x, y) * 2 + np.fmin(x, 0.5 * y), [(7,), (7,)], smooth=False),
     # reductions
     Spec("sum_all", lambda x: np.sum(x), [(3, 4)]),
     Spec("sum_axis", lambda x: x.sum(axis=0) * x.sum(axis=1, keepdims=True), [(3, 4)]),
@@ -71,6 +78,13 @@ SPECS = [
     Spec("max_reduce", lambda x: np.max(x, axis=1), [(4, 5)], smooth=False),
     Spec("min_reduce", lambda x: x.min(), [(4, 5)], smooth=False),
     Spec("prod", lambda x: np.prod(x, axis=0), [(3, 4)], (0.5, 1.5)),
+    Spec("prod_axes", lambda x: np.prod(x, axis=(0, 2)) + x.prod(), [(2, 3, 2)], (0.5, 1.5)),
+    Spec("cumsum_cumprod", lambda x: np.cumsum(x, axis=1) * np.cumprod(x, axis=0) + np.cumsum(x)[:4], [(3, 4)],
+         (0.5, 1.5)),
+    Spec("norm_ords", lambda x: np.linalg.norm(x, 3, axis=1) + np.linalg.norm(x, -1.5, axis=1)
+         + np.linalg.norm(x, "fro", axis=(1, 0)), [(3, 4)], (0.5, 1.5)),
+    Spec("norm_matrix_1_inf", lambda x: np.linalg.norm(x, 1) + np.linalg.norm(x, np.inf) * np.linalg.norm(x, -1)
+         + np.linalg.norm(x, -np.inf, axis=(0, 1)), [(3, 4)], (0.5, 1.5), smooth=False),
     Spec("norm", lambda x: np.linalg.norm(x, axis=1), [(3, 4)], (0.5, 1.5)),
     # structural
     Spec("broadcast", lambda x, y: x[:, None, :] * y[None, :, :], [(3, 2), (4, 2)]),
@@ -86,6 +100,7 @@ SPECS = [
     Spec("gather", lambda x: x[IDX] * x[IDX, 1:].sum(), [(3, 4)]),
     Spec("gather_2d", lambda x: x[IDX2] ** 2, [(4, 2)]),
     Spec("gather_multi", lambda x: x[IDX, IDX[::-1]], [(3, 4)]),
+    Spec("gather_separated", lambda x: x[0, :, IDX3[::-1]] * x[IDX3 % 2, :, -1], [(2, 3, 4)]),   # index dims first
     Spec("take", lambda x: np.take(x, IDX, axis=1), [(2, 3)]),
     Spec("diff_roll_flip", lambda x: np.diff(x) * np.roll(x, 2)[1:] + np.flip(x)[1:], [(6,)]),
     # products

@@ -62,12 +62,15 @@ def test_in_place_assignment_is_rejected():
         grad(f)(np.ones(3))
 
 
-@pytest.mark.parametrize("name, body", [("np.cumsum", lambda x: np.cumsum(x).sum()),
-                                        ("np.sort", lambda x: np.sort(x)[0]),
-                                        ("np.arctan2", lambda x: np.arctan2(x, x).sum())])
-def test_unsupported_function_is_named(name, body):
-    with pytest.raises(UnsupportedFunctionError, match=rf"{name} is not supported[\s\S]*np\.sum"):
+@pytest.mark.parametrize("name, body, alternative", [
+    ("np.median", lambda x: np.median(x), "np.mean"),
+    ("np.sort", lambda x: np.sort(x)[0], "np.max"),
+    ("np.arctan2", lambda x: np.arctan2(x, x).sum(), "np.arctan"),
+    ("np.nanmax", lambda x: np.nanmax(x), "np.max")])
+def test_unsupported_function_is_named_with_the_nearest_alternative(name, body, alternative):
+    with pytest.raises(UnsupportedFunctionError, match=rf"{name} is not supported") as info:
         grad(body)(np.ones(3))
+    assert alternative in str(info.value) and len(str(info.value)) < 600
 
 
 def test_boolean_mask_indexing_suggests_where():

@@ -93,7 +93,8 @@ def test_registry_is_complete():
     """Every primitive has an impl, a shape rule, a lowering, and a JVP rule or is nondiff;
     every primitive whose JVP is linear in its tangents has a transpose rule."""
     linear = {"neg", "add", "sub", "mul", "div", "convert", "select", "reduce_sum", "broadcast_in_dim",
-              "reshape", "transpose", "slice", "pad", "rev", "concatenate", "take", "scatter_add", "matmul"}
+              "reshape", "transpose", "slice", "pad", "rev", "concatenate", "take", "scatter_add", "matmul",
+              "linear_scan"}
     assert len(registry) >= 40
     for name, prim in registry.items():
         assert callable(prim.impl) and callable(prim.shape_rule), name

@@ -492,6 +492,8 @@ class Lowering:
             lines = [f"{o} = {a[0]}.reshape({tuple(eqn.params['new_sizes'])})"]
             x = eqn.inputs[0]
             self.storage[out] = self.storage.get(x, x)
+        elif kind == "statement":          # the primitive writes its own statements
+            lines = lowering_rules[eqn.prim][1](o, a, eqn)
         else:
             raise MissingRuleError(f"no lowering for primitive '{eqn.prim.name}'")
         self.items.append(lines)

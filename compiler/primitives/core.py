@@ -7,7 +7,7 @@ a `_gj_trace` attribute: an object with an integer `level` and `process(prim, ar
 """
 import numpy as np
 
-from ..errors import MissingRuleError
+from ..errors import MissingRuleError, UnsupportedDtypeError, at_line
 from ..ir import ShapedArray
 
 registry = {}          # name -> Primitive
@@ -47,12 +47,12 @@ class Primitive:
 
 
 def aval_of(x):
-    """The ShapedArray of a concrete value, a tracer or a literal."""
+    """The ShapedArray of a concrete value, a tracer or a literal (in native byte order)."""
     aval = getattr(x, "aval", None)
     if aval is not None:
         return aval
     if isinstance(x, np.ndarray):
-        return ShapedArray(x.shape, x.dtype)
+        return ShapedArray(x.shape, x.dtype if x.dtype.isnative else x.dtype.newbyteorder("="))
     if isinstance(x, (bool, np.bool_)):
         return ShapedArray((), np.bool_)
     if isinstance(x, (int, np.integer)) and not isinstance(x, np.timedelta64):
@@ -60,6 +60,54 @@ def aval_of(x):
     if isinstance(x, float):
         return ShapedArray((), np.float64)
     return ShapedArray(np.shape(x), np.asarray(x).dtype)
+
+
+# ---------------------------------------------------------------- dtypes the kernels compute with
+
+KERNEL_DTYPES = frozenset(np.dtype(t) for t in (np.bool_, np.int8, np.int16, np.int32, np.int64, np.uint8,
+                                                np.uint16, np.uint32, np.uint64, np.float32, np.float64))
+
+
+def kernel_dtype(dtype, what):
+    """`dtype` in native byte order if compiled kernels can compute with it, else an
+    UnsupportedDtypeError naming `what` has it and the fix."""
+    dtype = np.dtype(dtype)
+    if dtype in KERNEL_DTYPES:
+        return dtype
+    native = dtype.newbyteorder("=") if dtype.byteorder not in "=|" else dtype
+    if native in KERNEL_DTYPES:
+        return native
+    if native == np.float16:
+        fix = "Numba has no float16 arithmetic on the CPU; convert with .astype(np.float32)"
+    elif native.kind == "f":
+        fix = "Numba has no long double; convert with .astype(np.float64)"
+    elif native.kind == "c":
+        fix = ("gradjit computes with real numbers; pass the real and imaginary parts as two float "
+               "arrays (z.real, z.imag)")
+    else:
+        fix = "gradjit computes with bool, integer, float32 and float64 arrays"
+    raise UnsupportedDtypeError(f"{what} has dtype {native.name}, which compiled kernels do not support: {fix}.")
+
+
+def native_array(x):
+    """`x` with its data in native byte order (Numba reads no other)."""
+    if isinstance(x, np.ndarray) and not x.dtype.isnative:
+        return x.astype(x.dtype.newbyteorder("="))
+    return x
+
+
+def check_kernel_dtypes(prog):
+    """Raise, at the user's line, if a program to be compiled computes in a dtype kernels lack."""
+    for kind, vars_ in (("argument", prog.invars), ("captured array", prog.constvars)):
+        for i, v in enumerate(vars_):
+            kernel_dtype(v.aval.dtype, f"{kind} {i} ({v.aval})")
+    for eqn in prog.eqns:
+        for v in eqn.outputs:
+            if v.aval.dtype not in KERNEL_DTYPES:
+                try:
+                    kernel_dtype(v.aval.dtype, f"the result of {eqn.prim.name}")
+                except UnsupportedDtypeError as e:
+                    raise UnsupportedDtypeError(at_line(str(e), eqn.source)) from None
 
 
 def shape_of(x):

@@ -9,7 +9,7 @@ import numpy as np
 from ..errors import ShapeError
 from ..ir import ShapedArray, dtype_short
 from .core import (Primitive, add_tangents, defjvp, deflinear, deflowering, defnondiff, is_float,
-                   is_undefined, jvp_rules, transpose_rules)
+                   is_undefined, jvp_rules, shape_of, transpose_rules)
 
 
 def _result_shape(name, avals):
@@ -69,6 +69,17 @@ arcsin_p = _make("arcsin", np.arcsin, "np.arcsin({0})")
 arccos_p = _make("arccos", np.arccos, "np.arccos({0})")
 abs_p = _make("abs", np.abs, "abs({0})", float_only=False)
 sign_p = _make("sign", np.sign, "np.sign({0})", float_only=False)
+# composites that buy accuracy: no overflow, no nan at equal infinities, an exact derivative
+logaddexp_p = _make("logaddexp", np.logaddexp, "np.logaddexp({0}, {1})")
+hypot_p = _make("hypot", np.hypot, "np.hypot({0}, {1})")
+# NumPy's floor division and remainder (the remainder takes the divisor's sign); Numba's `//` and `%`
+# on floats and ints follow the same rules, inf and nan included
+floor_divide_p = _make("floor_divide", np.floor_divide, "({0} // {1})", float_only=False)
+remainder_p = _make("remainder", np.remainder, "({0} % {1})", float_only=False)
+floor_p = _make("floor", np.floor, "np.floor({0})")
+ceil_p = _make("ceil", np.ceil, "np.ceil({0})")
+trunc_p = _make("trunc", np.trunc, "np.trunc({0})")
+rint_p = _make("rint", np.rint, "np.rint({0})")
 
 eq_p = _make("eq", np.equal, "({0} == {1})", float_only=False, out_dtype=np.bool_)
 ne_p = _make("ne", np.not_equal, "({0} != {1})", float_only=False, out_dtype=np.bool_)
@@ -152,6 +163,8 @@ def sign(x): return sign_p.bind(x)
 def eq(x, y): return eq_p.bind(x, y)
 def ne(x, y): return ne_p.bind(x, y)
 def gt(x, y): return gt_p.bind(x, y)
+def ge(x, y): return ge_p.bind(x, y)
+def and_(x, y): return and_p.bind(x, y)
 def select(p, x, y): return select_p.bind(p, x, y)
 def convert(x, dtype): return convert_p.bind(x, dtype=np.dtype(dtype))
 def integer_pow(x, y): return integer_pow_p.bind(x, y=y)
@@ -271,10 +284,46 @@ defjvp(cosh_p, lambda g, ans, x: mul(g, sinh(x)))
 defjvp(arctan_p, lambda g, ans, x: div(g, add(const(1, x), square(x))))
 defjvp(arcsin_p, lambda g, ans, x: div(g, sqrt(sub(const(1, x), square(x)))))
 defjvp(arccos_p, lambda g, ans, x: neg(div(g, sqrt(sub(const(1, x), square(x))))))
-defjvp(abs_p, lambda g, ans, x: mul(g, sign(x)))
+defjvp(abs_p, lambda g, ans, x: select(ge(x, const(0, x)), g, neg(g)))   # abs'(0) = 1, as in JAX
 
-for _p in (sign_p, eq_p, ne_p, lt_p, le_p, gt_p, ge_p, and_p, or_p, not_p, stop_gradient_p):
+for _p in (sign_p, eq_p, ne_p, lt_p, le_p, gt_p, ge_p, and_p, or_p, not_p, stop_gradient_p,
+           floor_divide_p, floor_p, ceil_p, trunc_p, rint_p):
     defnondiff(_p)
+
+
+def _logaddexp_jvp(primals, tangents):
+    """d logaddexp = tx * sigmoid(x - y) + ty * sigmoid(y - x); equal infinities share it evenly
+    (their limit along the diagonal), where exp(x - ans) would be inf - inf."""
+    x, y = primals
+    tx, ty = tangents
+    ans = logaddexp_p.bind(x, y)
+    d = sub(y, x)
+    d = select(and_(ne(d, d), eq(x, y)), const(0, d), d)
+    one = const(1, d)
+    out = None if tx is None else mul(tx, div(one, add(one, exp(d))))
+    return ans, add_tangents(out, None if ty is None else mul(ty, div(one, add(one, exp(neg(d))))))
+
+
+def _hypot_jvp(primals, tangents):
+    """d hypot = (x tx + y ty) / hypot; at (0, 0) JAX's value, (tx + ty) / 2."""
+    x, y = primals
+    tx, ty = tangents
+    ans = hypot_p.bind(x, y)
+    at_zero, half = eq(ans, const(0, ans)), const(0.5, ans)
+    out = None if tx is None else mul(tx, select(at_zero, half, div(x, ans)))
+    return ans, add_tangents(out, None if ty is None else mul(ty, select(at_zero, half, div(y, ans))))
+
+
+def _as_output(t, ans):
+    """A tangent of a rank-0 operand, broadcast to the output's shape."""
+    from .structural import broadcast_in_dim
+    return t if shape_of(t) == shape_of(ans) else broadcast_in_dim(t, shape_of(ans), ())
+
+
+jvp_rules[logaddexp_p], jvp_rules[hypot_p] = _logaddexp_jvp, _hypot_jvp
+# x % y = x - y * floor(x / y): slope 1 in x, -floor(x / y) in y (as JAX)
+defjvp(remainder_p, lambda g, ans, x, y: _as_output(g, ans),
+       lambda g, ans, x, y: neg(mul(g, floor_divide_p.bind(x, y))))
 
 
 def _select_jvp(primals, tangents):

@@ -7,12 +7,12 @@ not None has exactly its primal's aval (see `like`).
 """
 import numpy as np
 
-from ..errors import MissingRuleError, at_line, source_of
+from ..errors import MissingRuleError, at_line
 from ..ir import Literal
 from ..primitives import aval_of, is_float, jvp_rules
 from ..primitives.elementwise import convert
 from ..primitives.structural import broadcast_in_dim
-from ..tracing import Builder
+from ..tracing import Builder, attribute_to
 
 
 def zeros(aval):
@@ -49,23 +49,24 @@ def jvp_trace(prog, consts, primals, tangents):
     env.update(zip(prog.constvars, consts))
     env.update(zip(prog.invars, primals))
     tenv.update((v, t) for v, t in zip(prog.invars, tangents) if t is not None)
+    outer_source = attribute_to(None)     # (a Builder's exit restores it if a rule raises)
     for eqn in prog.eqns:
+        attribute_to(eqn.source)            # derivative equations point at the user's line
         ins = [read(x) for x in eqn.inputs]
         tins = [None if isinstance(x, Literal) else tenv.get(x) for x in eqn.inputs]
         if all(t is None for t in tins):
-            with source_of(eqn.source):       # re-emitted equations keep the user's line
-                out = eqn.prim.bind(*ins, **eqn.params)
+            out = eqn.prim.bind(*ins, **eqn.params)
             tout = None
         else:
             rule = jvp_rules.get(eqn.prim)
             if rule is None:
                 raise MissingRuleError(at_line(f"no derivative rule for primitive '{eqn.prim.name}'", eqn.source))
-            with source_of(eqn.source):
-                out, tout = rule(ins, tins, **eqn.params)
+            out, tout = rule(ins, tins, **eqn.params)
         outs = out if eqn.prim.multiple_results else [out]
         touts = tout if eqn.prim.multiple_results else [tout]
         for v, o, t in zip(eqn.outputs, outs, touts):
             env[v] = o
             if t is not None and is_float(v.aval.dtype):
                 tenv[v] = like(t, v.aval)
+    attribute_to(outer_source)
     return [read(v) for v in prog.outvars], [None if isinstance(v, Literal) else tenv.get(v) for v in prog.outvars]
