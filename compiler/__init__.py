@@ -5,19 +5,18 @@ them to fused native kernels with Numba.
     df = grad(f)          # f is an ordinary NumPy function
 """
 from .api import disable_jit, grad, jit, jvp, make_ir, set_cache_size, stop_gradient, value_and_grad, vjp
+from .diagnostics import (DisconnectedGradientWarning, RecompileWarning, config, debug_nans, log_compiles,
+                          strict_gradients)
+from .errors import (DifferentiationError, GradjitError, MissingRuleError, RandomInTraceError, ShapeError,
+                     TracingError, UnsupportedDtypeError, UnsupportedFunctionError)
 from .jacobians import hessian, jacfwd, jacrev
-from .errors import (DifferentiationError, GradjitError, MissingRuleError, ShapeError, TracingError,
-                     UnsupportedFunctionError)
 
-__all__ = ["grad", "value_and_grad", "jvp", "vjp", "jacfwd", "jacrev", "hessian", "jit", "make_ir", "stop_gradient", "disable_jit",
-           "set_cache_size",
-           "GradjitError", "TracingError", "UnsupportedFunctionError", "ShapeError",
-           "DifferentiationError", "MissingRuleError"]
-from .diagnostics import (DisconnectedGradientWarning, RecompileWarning, config, debug_nans,  # noqa: E402
-                          log_compiles, strict_gradients)
-
-__all__ += ["config", "log_compiles", "debug_nans", "strict_gradients", "DisconnectedGradientWarning",
-            "RecompileWarning"]
+__all__ = ["grad", "value_and_grad", "jvp", "vjp", "jacfwd", "jacrev", "hessian", "jit", "make_ir", "stop_gradient",
+           "disable_jit", "set_cache_size",
+           "config", "log_compiles", "debug_nans", "strict_gradients",
+           "GradjitError", "TracingError", "UnsupportedFunctionError", "UnsupportedDtypeError", "ShapeError",
+           "DifferentiationError", "MissingRuleError", "RandomInTraceError",
+           "DisconnectedGradientWarning", "RecompileWarning"]
 
 from .control_flow import cond, fori_loop, scan, switch, while_loop  # noqa: E402
 

@@ -8,6 +8,12 @@ README = pathlib.Path(__file__).resolve().parent.parent / "README.md"
 BLOCKS = re.findall(r"```python\n(.*?)```", README.read_text(), re.S)
 
 
+def _block(marker):
+    """The README example that contains `marker`."""
+    (block,) = [b for b in BLOCKS if marker in b]
+    return block
+
+
 def _run(block):
     namespace = {}
     exec(compile(block, str(README), "exec"), namespace)
@@ -15,16 +21,25 @@ def _run(block):
 
 
 def test_quick_start_runs(capsys):
-    ns = _run(BLOCKS[0])
+    ns = _run(_block("def energy_grad"))
     out = capsys.readouterr().out
     assert "{ lambda" in out and "def kernel(a0):" in out
     assert ns["H"].shape == (3, 3) and set(ns["grads"]) == {"w", "b"}
 
 
 def test_eager_example_runs_and_its_comments_hold(capsys):
-    ns = _run(BLOCKS[1])
+    ns = _run(_block("z = (x + 2) * (x + 2) * 3"))
     assert capsys.readouterr().out.startswith("MulBackward0 <MeanBackward0")
     # x.grad: 4.5 from out.backward, plus v * 6 (x + 2) = 18 v from z.backward(v)
     np.testing.assert_allclose(ns["x"].grad.numpy(), 4.5 + 18 * np.array([[0.1, 1.0], [1.0, 1.0]]))
     np.testing.assert_allclose(ns["g"].detach().numpy(), 3 * np.ones((2, 2)))
     assert ns["w"].grad is None
+
+
+def test_diagnostics_example_runs(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    _run(_block("lowered.draw("))
+    dot = (tmp_path / "rosenbrock.dot").read_text()
+    assert dot.startswith("digraph") and "integer_pow" in dot
+    assert (tmp_path / "loss.dot").read_text().startswith("digraph")
+    assert "allocated: 64 B" in capsys.readouterr().out     # only the gradient: everything else is fused
