@@ -4,6 +4,7 @@ them to fused native kernels with Numba.
     from compiler import grad
     df = grad(f)          # f is an ordinary NumPy function
 """
+from .control_flow import cond, fori_loop, scan, switch, while_loop
 from .api import disable_jit, grad, jit, jvp, make_ir, set_cache_size, stop_gradient, value_and_grad, vjp
 from .diagnostics import (DisconnectedGradientWarning, RecompileWarning, config, debug_nans, log_compiles,
                           strict_gradients)
@@ -12,12 +13,8 @@ from .errors import (DifferentiationError, GradjitError, MissingRuleError, Rando
 from .jacobians import hessian, jacfwd, jacrev
 
 __all__ = ["grad", "value_and_grad", "jvp", "vjp", "jacfwd", "jacrev", "hessian", "jit", "make_ir", "stop_gradient",
-           "disable_jit", "set_cache_size",
+           "disable_jit", "set_cache_size", "fori_loop", "scan", "while_loop", "cond", "switch",
            "config", "log_compiles", "debug_nans", "strict_gradients",
            "GradjitError", "TracingError", "UnsupportedFunctionError", "UnsupportedDtypeError", "ShapeError",
            "DifferentiationError", "MissingRuleError", "RandomInTraceError",
            "DisconnectedGradientWarning", "RecompileWarning"]
-
-from .control_flow import cond, fori_loop, scan, switch, while_loop  # noqa: E402
-
-__all__ += ["fori_loop", "scan", "while_loop", "cond", "switch"]

@@ -151,7 +151,6 @@ def _scan_partial_eval(eqn, linear_in):
     from ..transforms.subprograms import bind_eqns, residuals, trace_closed
     p = eqn.params
     body, nc, nk = p["body"], p["num_consts"], p["num_carry"]
-    n, ny = len(body.invars), len(body.outvars) - nk
     carry_lin = linear_in[nc:nc + nk]
     while True:            # a carry is linear if its initial value is or the body makes it so
         lin_in = linear_in[:nc] + carry_lin + linear_in[nc + nk:]
