@@ -142,6 +142,8 @@ Consts = namedtuple("Consts", [
     "exp_max", "exp_min",   # beyond these, exp is inf or 0 (and 2**n still splits in two factors)
     "expm1_max", "expm1_min",
     "tanh_max",             # tanh rounds to 1 beyond
+    "softplus_max",         # log(1 + e^x) rounds to x beyond
+    "log1p_tiny",           # log1p(t) = t - t^2/2 to working precision below
     "min_normal", "min_exp",
     "subnormal_scale", "subnormal_exp",   # log of subnormals: scale by 2**subnormal_exp first
     "inf", "nan",
@@ -162,6 +164,7 @@ F64 = Consts(
     ln2_hi=float.fromhex("0x1.62e42fee00000p-1"),       # 32 bits: exact products for |n| < 2**21
     ln2_lo=float.fromhex("0x1.a39ef35793c76p-33"),
     exp_max=1000.0, exp_min=-1000.0, expm1_max=710.0, expm1_min=-50.0, tanh_max=40.0,
+    softplus_max=40.0, log1p_tiny=2.0 ** -27,
     min_normal=2.2250738585072014e-308, min_exp=-1022.0, subnormal_scale=2.0 ** 54, subnormal_exp=54.0,
     inf=np.inf, nan=np.nan,
     exp_p=_EXP_P64, exp_q=_EXP_P64[1:], log_p=_LOG_P64)
@@ -176,6 +179,7 @@ F32 = _float32(Consts(
     ln2_hi=float.fromhex("0x1.62e4p-1"),                # 15 bits: exact products for |n| < 2**9
     ln2_lo=float.fromhex("0x1.7f7d1cp-20"),
     exp_max=150.0, exp_min=-150.0, expm1_max=100.0, expm1_min=-30.0, tanh_max=10.0,
+    softplus_max=20.0, log1p_tiny=2.0 ** -13,
     min_normal=1.1754943508222875e-38, min_exp=-126.0, subnormal_scale=2.0 ** 25, subnormal_exp=25.0,
     inf=np.inf, nan=np.nan,
     exp_p=_EXP_P32, exp_q=_EXP_P32[1:], log_p=_LOG_P32))
@@ -318,8 +322,10 @@ def _sigmoid(x, K):
 
 @_jit
 def _softplus(x, K):
-    # log(1 + e^x) = max(x, 0) + log1p(t), t = e^-|x| = (t_hi + t_lo) 2^n; 1 + t as an exact sum
-    u, v, n = _exp_parts(-abs(x), K.zero, K)
+    # log(1 + t), t = e^x = (t_hi + t_lo) with 1 + t as an exact sum d + d_lo, for x <= softplus_max
+    # (beyond, log(1 + e^x) rounds to x); for t below log1p_tiny, log1p(t) = t - t^2/2
+    z = K.softplus_max if x > K.softplus_max else x
+    u, v, n = _exp_parts(z, K.zero, K)
     u, v = _two_sum(u, v)
     tiny = n < K.min_exp
     s = K.zero if tiny else _pow2(n)
@@ -327,9 +333,9 @@ def _softplus(x, K):
     t_lo = v * s
     d, d_lo = _two_sum(K.one, t_hi)
     y = _log_positive(d, (d_lo + t_lo) / d, K)
-    y = _scale_sum(u, v, n, K) if tiny else y        # log1p(t) = t for subnormal t
-    y = x + y if x > K.zero else y
-    return x if not (x < K.inf) else y              # +inf and nan pass through
+    y = t_hi + (t_lo - K.half * t_hi * t_hi) if t_hi < K.log1p_tiny else y
+    y = _scale_sum(u, v, n, K) if tiny else y          # subnormal t
+    return x if not (x < K.softplus_max) else y     # large x, +inf and nan
 
 
 # ---------------------------------------------------------------- log, log1p
