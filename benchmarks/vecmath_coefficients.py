@@ -137,6 +137,10 @@ FITS = [
      mp.mpf(0), (mp.pi / 4) ** 2, {np.float64: 5}),
     ("cos: cos(r) = 1 - z/2 + z^2 P(z), z = r^2 <= (pi/4)^2", _cos_rest, _cos_weight,
      mp.mpf(0), (mp.pi / 4) ** 2, {np.float64: 5}),
+    ("exp for float32 power (worked in float64): e^r = 1 + r + r^2 P(r), |r| <= ln2/2", _exp_rest,
+     _exp_weight, -LN2_HALF, LN2_HALF, {"float32 (in float64)": 6}),
+    ("log for float32 power (worked in float64): log1p(f) = 2s + s z P(z), z = s^2 <= 0.1716^2",
+     _log_rest, _log_weight, mp.mpf(0), S_MAX ** 2, {"float32 (in float64)": 4}),
     ("sin for float32 (worked in float64): sin(r) = r + r z P(z), z = r^2 <= (pi/2)^2", _sin_rest,
      _sin_weight, mp.mpf(0), (mp.pi / 2) ** 2, {"float32 (in float64)": 4}),
 ]

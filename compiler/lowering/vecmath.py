@@ -21,13 +21,19 @@ Rules for editing:
   integer bit manipulation only inside the intrinsics below (Numba widens int32 arithmetic to
   int64, which would break float32 code).
 """
+import hashlib
 from collections import namedtuple
+from pathlib import Path
 
 import numba
 import numpy as np
 from llvmlite import ir
 from numba import types
 from numba.extending import intrinsic, overload
+
+# Generated kernels are cached on disk; put this in their cache key, so that they are recompiled
+# when this file changes (Numba's own cache only watches the kernel's file).
+VERSION = hashlib.sha256(Path(__file__).read_bytes()).hexdigest()[:16]
 
 JIT_OPTIONS = {"fastmath": {"contract"}, "error_model": "numpy", "nogil": True, "forceinline": True}
 _jit = numba.njit(**JIT_OPTIONS)
@@ -408,15 +414,14 @@ def _log_dd(x):
 
 @_jit
 def _power_special(x, y, m):
-    """x**y from m = |x|**y computed for finite nonzero x: signs and IEEE special cases (NumPy's)."""
-    y_int = np.floor(y) == y                            # (+-inf count as even integers)
-    y_odd = y_int & (abs(y) < 9007199254740992.0) & (y - 2.0 * np.floor(0.5 * y) == 1.0)
-    negative = np.copysign(1.0, x) < 0.0
-    m = -m if negative & y_odd else m
+    """x**y from m = |x|**y (computed from log|x| = -inf, inf, nan for |x| = 0, inf, nan): the
+    sign for odd integer y, and the IEEE special cases that differ from e^(y log|x|) (NumPy's)."""
+    y_int = np.floor(y) == y                            # +-inf count as even integers
+    half = 0.5 * y
+    m = np.copysign(m, x) if y_int & (np.floor(half) != half) else m
     m = np.nan if (x < 0.0) & (x > -np.inf) & ~y_int else m
-    m = np.nan if (x != x) | (y != y) else m
-    m = 1.0 if (y == 0.0) | (x == 1.0) | ((x == -1.0) & (abs(y) == np.inf)) else m
-    return m
+    one = (y == 0.0) | (x == 1.0) | ((x == -1.0) & (abs(y) == np.inf))
+    return 1.0 if one else m
 
 
 @_jit
@@ -424,21 +429,32 @@ def _power64(x, y):
     # |x|^y = e^(y log|x|), with y log|x| as a double-double w + w_lo
     a = abs(x)
     l, l_lo = _log_dd(a)
-    l = -np.inf if a == 0.0 else l                      # so that 0^y and inf^y come out right
-    l = np.inf if a == np.inf else l
+    l = -np.inf if a == 0.0 else l                      # log of 0, inf and nan
+    l = a if not (a < np.inf) else l
     w = y * l
     w_lo = _fma(y, l, -w) + y * l_lo
     u, v, n = _exp_parts(w, w_lo, F64)
     return _power_special(x, y, _scale_sum(u, v, n, F64))
 
 
+# float64 work for float32 results: shorter polynomials (errors about 2^-37)
+F64_FOR32 = F64._replace(
+    exp_p=(0.5000000000104897, 0.16666666753871787, 0.0416666659549857, 0.008333289142567814,
+           0.0013888985088702855, 0.00019904845555462385, 2.4796383173712192e-05),
+    log_p=(0.6666666667384318, 0.39999995861796395, 0.28572114016448125, 0.22175102876253497,
+           0.1960889776138223))
+
+
 @_jit
 def _power32(x, y):
-    # float64 work: |x|^y to about 2^-45, then one rounding
+    # |x|^y = e^(y log|x|) in float64 (|y log|x|| beyond 200 over- or underflows float32 anyway)
     xd = np.float64(x)
     yd = np.float64(y)
-    m = _exp(yd * _log(abs(xd), F64), F64)
-    return f4(_power_special(xd, yd, m))
+    w = yd * _log(abs(xd), F64_FOR32)
+    w = 200.0 if w > 200.0 else w
+    w = -200.0 if w < -200.0 else w
+    u, v, n = _exp_parts(w, 0.0, F64_FOR32)
+    return f4(_power_special(xd, yd, (u + v) * _pow2(n)))
 
 
 # ---------------------------------------------------------------- sin, cos
