@@ -13,8 +13,9 @@ evaluate NumPy arrays elementwise (a convenience for tests).
 
 Rules for editing:
 - The kernels compile with fastmath 'contract' only, whatever the caller uses: reassociation
-  would fold the range reductions and the error-free sums away.  (They are separate Numba
-  functions, so their instructions keep their own flags when LLVM inlines them.)
+  would fold the range reductions and the error-free sums away.  They are separate Numba
+  functions that LLVM inlines ('forceinline'), so their instructions keep their own flags;
+  Numba-level inlining (inline='always') would compile them with the caller's flags.
 - No data-dependent branches: `a if c else b` becomes a select.  Every special value is fixed by
   a final select, after computing with whatever the input gives.
 - No float -> int conversions (`math.floor` returns an int; use `np.floor` or the SHIFT trick) and
@@ -35,7 +36,10 @@ from numba.extending import intrinsic, overload
 # when this file changes (Numba's own cache only watches the kernel's file).
 VERSION = hashlib.sha256(Path(__file__).read_bytes()).hexdigest()[:16]
 
-JIT_OPTIONS = {"fastmath": {"contract"}, "error_model": "numpy", "nogil": True, "forceinline": True}
+# forceinline: LLVM inlines the kernels into the calling loop (which it then vectorises), while their
+# instructions keep these flags.  cache: compiled once per machine, not once per process.
+JIT_OPTIONS = {"fastmath": {"contract"}, "error_model": "numpy", "nogil": True, "forceinline": True,
+               "cache": True}
 _jit = numba.njit(**JIT_OPTIONS)
 f4 = np.float32
 
