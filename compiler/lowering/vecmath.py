@@ -312,7 +312,7 @@ def _tanh(x, K):
 
 @_jit
 def _sigmoid(x, K):
-    # t = e^-|x| = (t_hi + t_lo) 2^n; 1/(1 + t) for x >= 0, t/(1 + t) for x < 0, divided with one
+    # t = e^-|x| = t_hi + t_lo; 1/(1 + t) for x >= 0, t/(1 + t) for x < 0, divided with one
     # correction step.  Where t is subnormal, 1 + t rounds to 1 and sigmoid(x < 0) = t.
     u, v, n = _exp_parts(-abs(x), K.zero, K)
     u, v = _two_sum(u, v)
