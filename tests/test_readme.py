@@ -43,3 +43,13 @@ def test_diagnostics_example_runs(tmp_path, monkeypatch, capsys):
     assert dot.startswith("digraph") and "integer_pow" in dot
     assert (tmp_path / "loss.dot").read_text().startswith("digraph")
     assert "allocated: 64 B" in capsys.readouterr().out     # only the gradient: everything else is fused
+
+
+def test_loops_example_fits_the_parameters(capsys):
+    from conftest import central_difference
+    ns = _run(_block("def simulate(theta"))
+    loss, state, observed, fit = ns["loss"], ns["state"], ns["observed"], ns["fit"]
+    x0 = np.array([0.8, 0.3, 0.5, 0.12])
+    fd = [central_difference(lambda t: loss(t, state, observed), [x0], [e]) for e in np.eye(4)]
+    np.testing.assert_allclose(ns["value_and_grad"](loss)(x0, state, observed)[1], fd, rtol=1e-6)
+    np.testing.assert_allclose(fit.x, [1.1, 0.4, 0.4, 0.1], rtol=0.05)
