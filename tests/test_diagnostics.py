@@ -426,3 +426,14 @@ def test_memory_report_of_a_fused_gradient_is_the_output_alone():
     assert (report.residuals, report.temporaries, report.outputs) == (0, 0, 8000)
     assert report.recomputed > 0
     assert "recomputed inline" in str(report)
+
+
+def test_memory_report_counts_a_loops_stacked_residual():
+    from compiler import fori_loop
+    steps, n = 5, 3
+    f = lambda x: np.sum(fori_loop(0, steps, lambda i, c: np.sin(c) * 1.1, x))
+    report = grad(f).lower(np.ones(n)).memory
+    # reverse mode keeps cos(c) of every step: one (steps, n) array; the gradient is the output
+    assert report.residuals == steps * n * 8
+    assert report.outputs == n * 8
+    assert "scan" in str(report)

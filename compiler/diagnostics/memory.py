@@ -37,11 +37,11 @@ class MemoryReport:
         source = lowering.lower()
         passes = passes_of(program)
         allocated = set(re.findall(r"^\s*(\w+) = np\.(?:empty|zeros|full|dot)\(", source, re.MULTILINE))
-        own = set(program.invars) | set(program.constvars)
-        arrays = {v for v, name in lowering.names.items()
-                  if isinstance(v, Var) and v not in own and name in allocated}
         producer = {v: e for e in program.eqns for v in e.outputs}
-        outputs = [v for v in dict.fromkeys(program.outvars) if v in arrays]
+        # variables of this program (loop bodies' own per-step values are not counted)
+        arrays = {v for v, name in lowering.names.items() if v in producer and name in allocated}
+        # outputs are always fresh arrays (copied where they would alias an input or a constant)
+        outputs = [v for v in dict.fromkeys(program.outvars) if isinstance(v, Var) and v.aval.shape]
         stored = self._stored_residuals(program, passes, arrays, producer) - set(outputs)
         self.program, self.passes = program, passes
         self.output_vars = outputs
