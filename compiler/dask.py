@@ -9,6 +9,8 @@ summed in a tree (means weighted by chunk sizes) and the result comes back to th
 values.  Transformed functions pickle by re-tracing where they are loaded (`compiler.pickling`),
 once per worker process.  Needs `dask` (and `distributed` for `sweep`): pip install gradjit[dask].
 """
+import uuid
+
 import dask
 import dask.array as da
 import numpy as np
@@ -69,14 +71,20 @@ class DataParallel:
         if not sizes:
             raise ShapeError(f"{self.__name__}: the data arguments have no rows")
         rest = [None if i in data else leaf for i, leaf in enumerate(leaves)]
+        token = uuid.uuid4().hex          # task names as the dashboard shows them: gradjit-chunk, ...
         # one graph key for what every chunk shares: sent to each worker once
-        shared = dask.delayed((self.kernel, treedef, rest, data, self.reduce == "mean"), traverse=False)
-        parts = [dask.delayed(_chunk, pure=False)(shared, n, *chunk) for n, chunk in zip(sizes, blocks)]
+        shared = dask.delayed((self.kernel, treedef, rest, data, self.reduce == "mean"), traverse=False,
+                              name=f"gradjit-shared-{token}")
+        parts = [dask.delayed(_chunk)(shared, n, *chunk, dask_key_name=f"gradjit-chunk-{token}-{i}")
+                 for i, (n, chunk) in enumerate(zip(sizes, blocks))]
+        level = 0
         while len(parts) > 1:
-            parts = [dask.delayed(_add, pure=False)(*parts[i:i + self.split_every])
+            level += 1
+            parts = [dask.delayed(_add)(*parts[i:i + self.split_every],
+                                        dask_key_name=f"gradjit-sum-{token}-{level}-{i}")
                      for i in range(0, len(parts), self.split_every)]
         divisor = sum(sizes) if self.reduce == "mean" else None
-        return dask.delayed(_finish, pure=False)(parts[0], divisor, self.with_value)
+        return dask.delayed(_finish)(parts[0], divisor, self.with_value, dask_key_name=f"gradjit-total-{token}")
 
     def _check_argnums(self, args, leaves, data):
         nums = _argnums_tuple(self.argnums, len(args))

@@ -12,6 +12,7 @@ da = pytest.importorskip("dask.array")
 distributed = pytest.importorskip("distributed")
 cloudpickle = pytest.importorskip("cloudpickle")
 
+from benchmarks import dask_scaling  # noqa: E402  (first: it pins thread counts before Numba starts threads)
 import compiler                      # noqa: E402
 import compiler.dask as gjd          # noqa: E402
 
@@ -53,7 +54,7 @@ def client():
     for n in set(CHUNKS):
         kernel(np.ones(4), np.ones((n, 4)), np.ones(n))
     cluster = distributed.LocalCluster(n_workers=2, processes=True, threads_per_worker=1,
-                                       dashboard_address=None, silence_logs=logging.CRITICAL)
+                                       dashboard_address=":0", silence_logs=logging.CRITICAL)
     try:
         with distributed.Client(cluster) as c:
             yield c
@@ -197,3 +198,15 @@ def test_a_worker_killed_during_the_gradient_does_not_change_it(client, data, tm
     np.testing.assert_array_equal(gradient, again_gradient)
     _, ref_gradient = compiler.value_and_grad(logistic_loss)(w, Xn, yn)
     assert np.all(np.abs(gradient - ref_gradient) <= mean_tolerance(w, Xn, yn))
+
+
+def test_scaling_benchmark_runs_end_to_end(tmp_path):
+    """`python -m benchmarks.dask_scaling` at a tiny size (its own one-worker cluster), so it cannot rot."""
+    import json
+    out = tmp_path / "scaling.json"
+    assert dask_scaling.main(["--rows", "3000", "--chunk", "1000", "--workers", "1", "--json", str(out)]) == 0
+    results = json.loads(out.read_text())
+    [cluster] = results["dask"]
+    assert cluster["workers"] == 1 and cluster["chunks"] == 3
+    assert cluster["max_rel_diff_vs_single"] < 1e-12 and results["chunk_loop_max_rel_diff"] < 1e-12
+    assert cluster["median_s"] > 0 and cluster["kernel_per_chunk_s"] > 0
