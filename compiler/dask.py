@@ -66,7 +66,7 @@ class DataParallel:
         if not data:
             raise TypeError(f"{self.__name__}: no argument is a dask array; use compiler.value_and_grad "
                             f"for data in memory, or da.from_array(x, chunks=...) to split it")
-        self._check_argnums(args, leaves, data)
+        self._check_argnums(args, data)
         blocks, sizes = _row_blocks([leaves[i] for i in data])
         if not sizes:
             raise ShapeError(f"{self.__name__}: the data arguments have no rows")
@@ -86,7 +86,7 @@ class DataParallel:
         divisor = sum(sizes) if self.reduce == "mean" else None
         return dask.delayed(_finish)(parts[0], divisor, self.with_value, dask_key_name=f"gradjit-total-{token}")
 
-    def _check_argnums(self, args, leaves, data):
+    def _check_argnums(self, args, data):
         nums = _argnums_tuple(self.argnums, len(args))
         first = 0
         for a, arg in enumerate(args):
@@ -99,17 +99,17 @@ class DataParallel:
 
 
 def _row_blocks(arrays):
-    """Per chunk of rows: its number of rows and one NumPy-block Delayed per array.  Arrays are
-    rechunked to the first one's row chunks and to a single chunk along their other axes."""
+    """([one block Delayed per array, for each non-empty chunk of rows], [rows of each chunk]).
+    Arrays are rechunked to the first one's row chunks and to one chunk along their other axes."""
     for x in arrays:
         if x.ndim == 0:
             raise ShapeError("a dask-array argument is 0-d: data must have a first axis of examples")
+        if any(np.isnan(n) for n in x.chunks[0]):
+            raise ShapeError("a dask-array argument has unknown chunk sizes; call x.compute_chunk_sizes() first")
         if x.shape[0] != arrays[0].shape[0]:
             raise ShapeError(f"dask-array arguments hold {arrays[0].shape[0]} and {x.shape[0]} rows: every "
                              f"data argument needs one row per example")
     rows = arrays[0].chunks[0]
-    if any(np.isnan(n) for n in rows):
-        raise ShapeError("a dask-array argument has unknown chunk sizes; call x.compute_chunk_sizes() first")
     arrays = dask.optimize(*[x.rechunk((rows,) + tuple(-1 for _ in x.shape[1:])) for x in arrays])
     # optimised together: blocks that several arrays derive from are computed once
     per_array = [x.to_delayed(optimize_graph=False).ravel() for x in arrays]
