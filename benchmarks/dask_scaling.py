@@ -8,7 +8,9 @@ minutes.  The data are generated from a seed by dask.array, on the workers for t
 (and once in this process, chunk by chunk, for the single-process runs and the correctness check).
 Each worker is one process with one thread, like the single process (thread pools pinned to 1 by
 `benchmarks`).  Per-chunk scheduling overhead = (workers x wall time - compute time of all tasks,
-from Dask's task stream) / chunks: the time a worker is not running kernels, per chunk.
+from Dask's task stream) / chunks: the time a worker is not running kernels, per chunk.  For
+comparison, the same chunk kernel is also timed in n plain processes running at once (no Dask):
+what the machine's cores and memory bandwidth allow n workers at best.
 """
 import argparse
 import json
@@ -56,6 +58,33 @@ def single_process(Xn, yn, w, chunk, config=CONFIG):
     looped = timing.measure(chunk_loop, config)
     return {"value": float(value), "gradient": gradient, "first_call_s": first,
             "full_s": full.median_s, "chunk_loop_s": looped.median_s, "chunk_loop_gradient": chunk_loop()[1]}
+
+
+def _timed_chunk_kernel(chunk, seed, barrier, calls):
+    import compiler
+    rng = np.random.default_rng(seed)
+    X, y = rng.standard_normal((chunk, D)) / np.sqrt(D), np.where(rng.standard_normal(chunk) > 0, 1.0, -1.0)
+    vg, w = compiler.value_and_grad(logistic_regression), np.zeros(D)
+    vg(w, X, y)
+    barrier.wait()                  # every process starts timing at once
+    times = []
+    for _ in range(calls):
+        t0 = time.perf_counter()
+        vg(w, X, y)
+        times.append(time.perf_counter() - t0)
+    return float(np.median(times))
+
+
+def concurrent_kernels(n, chunk, calls=5):
+    """Per-chunk kernel time when `n` processes run it at the same time, without Dask: what the
+    machine (cores, memory bandwidth, other load) allows n workers at best."""
+    import concurrent.futures
+    import multiprocessing
+    spawn = multiprocessing.get_context("spawn")
+    with spawn.Manager() as manager, concurrent.futures.ProcessPoolExecutor(n, mp_context=spawn) as pool:
+        barrier = manager.Barrier(n)
+        return float(np.median(list(pool.map(_timed_chunk_kernel, [chunk] * n, range(n), [barrier] * n,
+                                             [calls] * n))))
 
 
 def on_cluster(client, X, y, w, repeats=5):
@@ -113,6 +142,7 @@ def run(rows, chunk, workers, seed=0):
             start = time.perf_counter() - t0
             r = on_cluster(client, X, y, w)
         r["cluster_start_s"] = start
+        r["kernel_per_chunk_without_dask_s"] = concurrent_kernels(n, chunk)
         r["max_rel_diff_vs_single"] = _relative_difference(r.pop("gradient"), single["gradient"])
         results["dask"].append(r)
     results["chunk_loop_max_rel_diff"] = _relative_difference(single.pop("chunk_loop_gradient"), single["gradient"])
@@ -127,16 +157,17 @@ def report(results):
              f"{results['chunk']:,} (load average before/after: "
              f"{', '.join(f'{x:.1f}' for x in results['load_average'])} / "
              f"{', '.join(f'{x:.1f}' for x in results['load_average_after'])})", "",
-             "| run | time per gradient | speed-up | kernel per chunk | overhead per chunk | first call | "
-             "max rel. diff. vs single |",
-             "|---|---|---|---|---|---|---|",
-             f"| single process, one call | {s['full_s']:.3f} s | 1x | | | {s['first_call_s']:.2f} s | 0 |",
+             "| run | time per gradient | speed-up | kernel per chunk | same, n processes without Dask | "
+             "overhead per chunk | first call | max rel. diff. vs single |",
+             "|---|---|---|---|---|---|---|---|",
+             f"| single process, one call | {s['full_s']:.3f} s | 1x | | | | {s['first_call_s']:.2f} s | 0 |",
              f"| single process, chunk loop | {s['chunk_loop_s']:.3f} s | {s['full_s'] / s['chunk_loop_s']:.2f}x "
-             f"| {s['chunk_loop_s'] / -(-results['rows'] // results['chunk']):.3f} s | | | "
+             f"| {s['chunk_loop_s'] / -(-results['rows'] // results['chunk']):.3f} s | | | | "
              f"{results['chunk_loop_max_rel_diff']:.1e} |"]
     for r in results["dask"]:
         lines.append(f"| Dask, {r['workers']} worker{'s' if r['workers'] > 1 else ''} | {r['median_s']:.3f} s | "
                      f"{s['full_s'] / r['median_s']:.2f}x | {r['kernel_per_chunk_s']:.3f} s | "
+                     f"{r['kernel_per_chunk_without_dask_s']:.3f} s | "
                      f"{1e3 * r['overhead_per_chunk_s']:.1f} ms | {r['first_call_s']:.2f} s | "
                      f"{r['max_rel_diff_vs_single']:.1e} |")
     lines.append("")

@@ -209,4 +209,4 @@ def test_scaling_benchmark_runs_end_to_end(tmp_path):
     [cluster] = results["dask"]
     assert cluster["workers"] == 1 and cluster["chunks"] == 3
     assert cluster["max_rel_diff_vs_single"] < 1e-12 and results["chunk_loop_max_rel_diff"] < 1e-12
-    assert cluster["median_s"] > 0 and cluster["kernel_per_chunk_s"] > 0
+    assert cluster["median_s"] > 0 and cluster["kernel_per_chunk_s"] > 0 and cluster["kernel_per_chunk_without_dask_s"] > 0
