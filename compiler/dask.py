@@ -30,7 +30,8 @@ def value_and_grad(fun, argnums=0, reduce="mean", split_every=8):
     the examples it is given: their mean (`reduce="mean"`: chunk results are weighted by their
     numbers of examples) or their sum (`reduce="sum"`: a data-independent term such as a penalty
     would then count once per chunk; add it outside).  Partial results are summed `split_every`
-    at a time.  Computes on the current Dask scheduler (a `distributed.Client` when one exists)."""
+    at a time.  Computes on the current Dask scheduler (a `distributed.Client` when one exists).
+    Shapes are compiled in, so each distinct chunk length is one more kernel: prefer equal chunks."""
     return DataParallel(fun, argnums, reduce, split_every, with_value=True)
 
 
