@@ -406,12 +406,19 @@ class Transformed:
     def __get__(self, obj, objtype=None):
         return self if obj is None else functools.partial(self, obj)
 
+    def __reduce__(self):      # pickled as the call that made it, re-traced where loaded: compiler.pickling
+        from .pickling import reduce_transformed
+        return reduce_transformed(self)
+
 
 def _decorator(transform):
-    """Let `transform` be used as @t, @t(...), t(f) and t(f, ...)."""
+    """Let `transform` be used as @t, @t(...), t(f) and t(f, ...).  The result remembers the call
+    that made it (`_gj_recipe`), which is how it pickles."""
     @functools.wraps(transform)
     def wrapper(fun=None, *args, **kwargs):
         if fun is None:
-            return lambda f: transform(f, *args, **kwargs)
-        return transform(fun, *args, **kwargs)
+            return lambda f: wrapper(f, *args, **kwargs)
+        transformed = transform(fun, *args, **kwargs)
+        transformed._gj_recipe = (wrapper, fun, args, kwargs)
+        return transformed
     return wrapper

@@ -27,6 +27,10 @@ class _Jacobian:
         self.forward = _jit(fun, has_aux, "jacfwd" if mode == "jvp" else "jacrev")
         functools.update_wrapper(self, fun, updated=())
 
+    def __reduce__(self):      # as Transformed: see compiler.pickling
+        from .pickling import reduce_transformed
+        return reduce_transformed(self)
+
     def __call__(self, *args, **kwargs):
         try:
             return self._call(args, kwargs)

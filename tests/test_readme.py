@@ -53,3 +53,19 @@ def test_loops_example_fits_the_parameters(capsys):
     fd = [central_difference(lambda t: loss(t, state, observed), [x0], [e]) for e in np.eye(4)]
     np.testing.assert_allclose(ns["value_and_grad"](loss)(x0, state, observed)[1], fd, rtol=1e-6)
     np.testing.assert_allclose(fit.x, [1.1, 0.4, 0.4, 0.1], rtol=0.05)
+
+
+def test_dask_example_trains_as_one_process_would():
+    import pytest
+    pytest.importorskip("dask.distributed")
+    ns = {"__name__": "__main__"}
+    exec(compile(_block("import compiler.dask as gjd"), str(README), "exec"), ns)
+    # the same 20 steps in one process, on the same data (dask.array draws it from the seed)
+    da = ns["da"]
+    X = da.random.default_rng(0).standard_normal((100_000, 20), chunks=(25_000, 20))
+    X, y = (np.asarray(a) for a in da.compute(X, da.where(X[:, 0] - X[:, 1] > 0, 1.0, -1.0)))
+    from compiler import value_and_grad
+    w = np.zeros(20)
+    for _ in range(20):
+        w -= 1.0 * value_and_grad(ns["loss"])(w, X, y)[1]
+    np.testing.assert_allclose(ns["w"], w, rtol=1e-10, atol=1e-13)
