@@ -235,8 +235,9 @@ class Compile:
 
     def _advice(self, stage):
         if stage == "trace" or self.equations and self.equations > 2000:
-            return ("Python loops are unrolled while tracing: each iteration adds its equations. Fewer, "
-                    "larger array operations (vectorise the loop) compile faster.")
+            return ("Python loops are unrolled while tracing: each iteration adds its equations. Write "
+                    "long loops with compiler.fori_loop or compiler.scan (compiled once, whatever the trip "
+                    "count), or vectorise them.")
         if stage == "compile":
             return ("Numba's compile time grows with the kernel's size; it is cached on disk, so the next "
                     "process loads it instead.")
