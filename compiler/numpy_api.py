@@ -892,7 +892,7 @@ def _traced_index(k, n, axis):
         _concrete_int_array(np.zeros(0, bool), n, axis)
     if not np.issubdtype(dtype_of(k), np.integer):
         _index_error("arrays used as indices must be of integer (or boolean) type")
-    if n == 0:
+    if n == 0 and int(np.prod(shape_of(k), dtype=np.int64)):
         _index_error(f"index is out of bounds for axis {axis} with size 0")
     return k
 

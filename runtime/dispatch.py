@@ -36,7 +36,7 @@ FAST_UFUNCS = {np.add, np.subtract, np.multiply, np.true_divide, np.maximum, np.
 # results without a derivative: never recorded
 NONDIFF = {np.equal, np.not_equal, np.less, np.less_equal, np.greater, np.greater_equal,
            np.logical_and, np.logical_or, np.logical_not, np.zeros_like, np.ones_like,
-           np.full_like, np.empty_like}
+           np.empty_like}   # np.full_like is not: its fill value may require grad
 # NumPy functions gradjit has no rule for, but whose results carry no derivative anyway (integer
 # or boolean results). np.sort and np.unique are not here: their values do depend differentiably
 # on the input; np.floor, np.sign... are operations in `torch_ops` (zero gradient, recorded).

@@ -352,4 +352,7 @@ dispatch.PRIMITIVE_OPS.update({
     ew.sign_p: dispatch.OPS[np.sign], ew.abs_p: lambda x: apply_ufunc(np.absolute, (x,)),
     ew.max_p: lambda x, y: apply_ufunc(np.maximum, (x, y)), ew.min_p: lambda x, y: apply_ufunc(np.minimum, (x, y)),
     ew.pow_p: dispatch.OPS[np.power],
+    # zero-gradient primitives bound in backward formulas (remainder's -floor(x / y)) record a node, as in PyTorch
+    ew.floor_p: dispatch.OPS[np.floor], ew.ceil_p: dispatch.OPS[np.ceil], ew.trunc_p: dispatch.OPS[np.trunc],
+    ew.rint_p: dispatch.OPS[np.rint],
 })

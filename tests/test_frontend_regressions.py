@@ -572,3 +572,15 @@ def test_jvp_of_new_primitives_matches_finite_differences():
     _, t = jvp(f, (x, y), (np.ones(3), np.ones(3) * 0.5))
     np.testing.assert_allclose(t, central_difference(f, [x, y], [np.ones(3), np.ones(3) * 0.5]), rtol=1e-7)
     np.testing.assert_allclose(jacfwd(lambda x: np.cumsum(x))(x), np.tril(np.ones((3, 3))))
+
+
+def test_an_empty_index_into_an_empty_axis_is_empty_as_in_numpy():
+    """Found by the randomized test: x[..., empty index] with x of size 0 raised IndexError."""
+    import runtime as rt
+    from compiler import grad, jit
+    empty, none = np.ones(0), np.array([], dtype=np.int64)
+    assert jit(lambda x, i: x[i])(empty, none).shape == empty[none].shape == (0,)
+    assert grad(lambda x, i: np.sum(x[i]))(empty, none).shape == (0,)
+    t = rt.from_numpy(empty.copy()).requires_grad_()
+    t[..., none].sum().backward()
+    assert t.grad.shape == (0,)

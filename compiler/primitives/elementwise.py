@@ -321,9 +321,10 @@ def _as_output(t, ans):
 
 
 jvp_rules[logaddexp_p], jvp_rules[hypot_p] = _logaddexp_jvp, _hypot_jvp
-# x % y = x - y * floor(x / y): slope 1 in x, -floor(x / y) in y (as JAX)
+# x % y = x - y * floor(x / y): slope 1 in x, -floor(x / y) in y (as JAX; floor of the quotient, as
+# PyTorch's formula writes it, so its eager create_graph pass records a zero-gradient floor node)
 defjvp(remainder_p, lambda g, ans, x, y: _as_output(g, ans),
-       lambda g, ans, x, y: neg(mul(g, floor_divide_p.bind(x, y))))
+       lambda g, ans, x, y: neg(mul(g, floor_p.bind(div(x, y)))))
 
 
 def _select_jvp(primals, tangents):

@@ -297,7 +297,7 @@ def _check_index(idx, who):
 def _take_rule(x, idx, *, axis):
     _check_index(idx, "take")
     _check(0 <= axis < x.ndim, f"take: axis {axis} is out of bounds for rank {x.ndim}")
-    _check(x.shape[axis] > 0, "take: cannot index into an axis of size 0")
+    _check(x.shape[axis] > 0 or idx.size == 0, "take: cannot index into an axis of size 0")
     return ShapedArray(x.shape[:axis] + idx.shape + x.shape[axis + 1:], x.dtype)
 
 
