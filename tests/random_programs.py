@@ -38,10 +38,12 @@ Long runs: `python -m tests.fuzz --seed 123 --count 2000` (see tests/fuzz.py).
 """
 import re
 import warnings
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Callable
 
 import numpy as np
+
+from compiler import cond, fori_loop, scan
 
 MAX_SIZE = 24        # elements per value: keeps Jacobians and Hessians small
 MAX_INPUTS = 4
@@ -55,6 +57,9 @@ class Src(str):
 
     def __repr__(self):
         return str(self)
+
+
+LOOPS = {"fori_loop": fori_loop, "scan": scan, "cond": cond}
 
 
 # ---------------------------------------------------------------------------------- values
@@ -163,6 +168,10 @@ def unary(gen, x):
     return [x], {}
 
 
+def leading_axis(gen, x):
+    return ([x], {}) if len(x.shape) >= 1 else None
+
+
 @dataclass
 class Op:
     name: str
@@ -212,6 +221,10 @@ def _gap(a, b):
     if a.size == 0:
         return np.inf
     return float(np.min(np.abs(a - b) / (1.0 + np.abs(a) + np.abs(b))))
+
+
+def kink_sum(vals, p):
+    return _gap(np.sum(vals[0]), 0.0)
 
 
 def kink_abs(vals, p):
@@ -998,6 +1011,15 @@ OPS = [
     Op("astype", "{0}.astype({dtype})",
        lambda a, p: f"{a[0]}.to(torch.{p['dtype'].split('.')[1]})", astype_make, weight=0.5),
     Op("stop_gradient", "stop_gradient({0}) * {0}", "{0}.detach() * {0}", weight=0.5),
+    # structured control flow: a small fixed body around the random operand (compiler.fori_loop,
+    # scan and cond run as Python loops on NumPy, JAX and eager values, and as loop primitives
+    # when gradjit traces them; while_loop is forward-mode only, so it is not drawn)
+    Op("fori_loop", "fori_loop(0, 3, lambda i, c: np.sin(c) * 0.5 + c * 0.75, {0})",
+       "(lambda body: body(body(body({0}))))(lambda c: torch.sin(c) * 0.5 + c * 0.75)", weight=0.5),
+    Op("scan", "scan(lambda c, x: (c * 0.5 + x, np.tanh(c + x)), np.zeros(np.shape({0})[1:]), {0})[1]",
+       None, leading_axis, weight=0.4),
+    Op("cond", "cond(np.sum({0}) > 0.0, lambda v: np.sin(v) * 2.0, lambda v: v * v, {0})",
+       "torch.where(torch.sum({0}) > 0.0, torch.sin({0}) * 2.0, {0} * {0})", kink=kink_sum, weight=0.4),
     Op("ones_like", "np.ones_like({0}) + {0}", "torch.ones_like({0}) + {0}", weight=0.2),
     Op("zeros_like", "np.zeros_like({0}) * 2.0 + {0}", "torch.zeros_like({0}) * 2.0 + {0}", weight=0.2),
     Op("full_like", _full_like("np"), lambda a, p: _full_like("torch")(a, p) if not isinstance(p["fill"], Src)
@@ -1079,7 +1101,7 @@ class Program:
 
     def evaluate(self):
         """Every value by name, checking each line as the generator did (Reject if invalid)."""
-        env = {"np": np, "stop_gradient": _identity, **self.consts}
+        env = {"np": np, "stop_gradient": _identity, **LOOPS, **self.consts}
         env.update((i.name, i.value) for i in self.inputs)
         for line in self.lines:
             env[line.out] = evaluate_line(line, env, self.special)
@@ -1126,7 +1148,11 @@ class Program:
     def function(self, flavor="numpy", stop_gradient=_identity, namespace=None):
         """The program as a Python function. flavor numpy (also what gradjit traces and what the
         eager runtime runs: pass its stop_gradient), jax (np bound to `namespace`), torch."""
-        env = {"np": np if namespace is None else namespace, "stop_gradient": stop_gradient, **self.consts}
+        env = {"np": np if namespace is None else namespace, "stop_gradient": stop_gradient, **LOOPS,
+               **self.consts}
+        if flavor == "jax":                    # JAX runs the loops as its own primitives
+            import jax
+            env.update(fori_loop=jax.lax.fori_loop, scan=jax.lax.scan, cond=jax.lax.cond)
         if flavor == "torch":
             import torch
             env = {"torch": torch, "np": np, "promote": _torch_promote,
@@ -1209,7 +1235,7 @@ class Generator:
         self.empty = self.rng.random() < 0.1
         self.special = self.rng.random() < 0.08
         self.inputs, self.consts, self.lines, self.vars, self.uses = [], {}, [], [], {}
-        self.env = {"np": np, "stop_gradient": _identity}
+        self.env = {"np": np, "stop_gradient": _identity, **LOOPS}
         self._n = 0
 
     # -- new values

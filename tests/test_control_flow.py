@@ -535,3 +535,15 @@ def test_bad_switch_index_and_scan_lengths():
         jit(lambda x: scan(lambda c, t: (c, None), x, length=x[0]))(X)
     with pytest.raises(ShapeError, match="integer scalar"):
         jit(lambda x: fori_loop(0, x[0], lambda i, c: c, x))(X)
+
+
+def test_second_order_through_cond_whose_operand_has_no_tangent_in_the_outer_pass():
+    """Found by the randomized test: the outer JVP met a cond none of whose inputs had a tangent
+    (a multiple-result equation with no tangents) and crashed."""
+    def loss(x0, x1, x2):
+        v = np.where(x0 <= x1, x2, x1)
+        return np.sum(cond(np.sum(v) > 0.0, lambda v: np.sin(v) * 2.0, lambda v: v * v, v))
+    x0, x1, x2 = np.array([0.3, -0.5]), -0.296, np.array([1.2, 0.4])
+    mask = x0 <= x1                                     # [False, True]: v = [x1, x2[1]], sum > 0
+    gg = grad(lambda x2: np.sum(grad(loss, argnums=2)(x0, x1, x2)))(x2)
+    close(gg, np.where(mask, -2.0 * np.sin(x2), 0.0), rtol=1e-12)

@@ -56,7 +56,7 @@ def jvp_trace(prog, consts, primals, tangents):
         tins = [None if isinstance(x, Literal) else tenv.get(x) for x in eqn.inputs]
         if all(t is None for t in tins):
             out = eqn.prim.bind(*ins, **eqn.params)
-            tout = None
+            tout = [None] * len(eqn.outputs) if eqn.prim.multiple_results else None
         else:
             rule = jvp_rules.get(eqn.prim)
             if rule is None:
