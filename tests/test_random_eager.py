@@ -17,7 +17,7 @@ import pytest
 
 import runtime as rt
 from random_programs import generate
-from test_random_programs import Failure, Mismatch, OracleError, assert_close, tolerance
+from test_random_programs import Failure, Mismatch, OracleError, assert_close, failure_of, tolerance
 
 
 def _arrays(prog):
@@ -164,16 +164,7 @@ def run_check(prog, name, ctx=None):
     from random_programs import array_source
     snippet = SNIPPET.format(W=array_source(c.W), V="[" + ", ".join(array_source(v) for v in c.V) + "]",
                              names=", ".join(i.name for i in prog.inputs), torch_source=prog.source("torch"))
-    try:
-        CHECKS[name](c)
-    except Mismatch as e:
-        return Failure(name, "mismatch", str(e), snippet, prog)
-    except OracleError as e:
-        return Failure(name, "oracle", str(e), snippet, prog)
-    except Exception as e:
-        return Failure(name, "crash", f"{type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}",
-                       snippet, prog)
-    return None
+    return failure_of(name, lambda: CHECKS[name](c), snippet, prog)
 
 
 def check_program(prog, checks=tuple(CHECKS)):

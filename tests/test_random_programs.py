@@ -395,9 +395,13 @@ SNIPPETS = {
 def run_check(prog, name, ctx=None):
     """The Failure of check `name` on `prog`, or None."""
     c = ctx or Context(prog)
-    snippet = c.setup() + SNIPPETS[name].format(argnums=c.argnums)
+    return failure_of(name, lambda: CHECKS[name](c), c.setup() + SNIPPETS[name].format(argnums=c.argnums), prog)
+
+
+def failure_of(name, check, snippet, prog):
+    """Run `check()`: None if it passes, else its Failure (a mismatch, an oracle error or a crash)."""
     try:
-        CHECKS[name](c)
+        check()
     except Mismatch as e:
         return Failure(name, "mismatch", str(e), snippet, prog)
     except OracleError as e:
