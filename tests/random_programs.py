@@ -168,6 +168,16 @@ def unary(gen, x):
     return [x], {}
 
 
+def torch_scan(xs):
+    """The scan row in torch: c <- 0.5 c + x, y = tanh(c + x), from c = 0 (float64, as np.zeros)."""
+    import torch
+    c, ys = torch.zeros(xs.shape[1:], dtype=torch.float64), []
+    for x in xs:
+        ys.append(torch.tanh(c + x))
+        c = c * 0.5 + x
+    return torch.stack(ys) if ys else xs * 0.0
+
+
 def leading_axis(gen, x):
     return ([x], {}) if len(x.shape) >= 1 else None
 
@@ -1017,7 +1027,7 @@ OPS = [
     Op("fori_loop", "fori_loop(0, 3, lambda i, c: np.sin(c) * 0.5 + c * 0.75, {0})",
        "(lambda body: body(body(body({0}))))(lambda c: torch.sin(c) * 0.5 + c * 0.75)", weight=0.5),
     Op("scan", "scan(lambda c, x: (c * 0.5 + x, np.tanh(c + x)), np.zeros(np.shape({0})[1:]), {0})[1]",
-       None, leading_axis, weight=0.4),
+       "torch_scan({0})", leading_axis, weight=0.4),
     Op("cond", "cond(np.sum({0}) > 0.0, lambda v: np.sin(v) * 2.0, lambda v: v * v, {0})",
        "torch.where(torch.sum({0}) > 0.0, torch.sin({0}) * 2.0, {0} * {0})", kink=kink_sum, weight=0.4),
     Op("ones_like", "np.ones_like({0}) + {0}", "torch.ones_like({0}) + {0}", weight=0.2),
@@ -1155,7 +1165,7 @@ class Program:
             env.update(fori_loop=jax.lax.fori_loop, scan=jax.lax.scan, cond=jax.lax.cond)
         if flavor == "torch":
             import torch
-            env = {"torch": torch, "np": np, "promote": _torch_promote,
+            env = {"torch": torch, "np": np, "promote": _torch_promote, "torch_scan": torch_scan,
                    **{k: torch.from_numpy(np.array(v, np.float64 if v.dtype.kind != "f" else v.dtype))
                       for k, v in self.consts.items()},
                    **self.gather_indices(torch)}

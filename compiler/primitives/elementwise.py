@@ -252,7 +252,9 @@ defjvp(pow_p,
 def _integer_pow_jvp(g, ans, x, *, y):
     if y == 0:
         return mul(g, const(0, x))
-    slope = const(y, x) if y == 1 else mul(const(y, x), x if y == 2 else integer_pow(x, y - 1))
+    # x ** 1: the slope is x ** 0 (ones), not a literal, so it stays a function of x as PyTorch's
+    # formula is: an eager create_graph gradient then requires grad exactly when PyTorch's does
+    slope = integer_pow(x, 0) if y == 1 else mul(const(y, x), x if y == 2 else integer_pow(x, y - 1))
     return mul(g, slope)
 
 
