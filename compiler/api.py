@@ -8,6 +8,7 @@ import functools
 import numpy as np
 
 from . import pytree
+from .checkpointing import budget_scope, parse_budget
 from .diagnostics import disconnected, passes
 from .dispatch import (Signature, Transformed, _argnums_tuple, _aval, _decorator, _is_dynamic, _name,
                        disable_jit, trace_to_program)
@@ -99,8 +100,9 @@ def _scalar_output(prog, out_tree, has_aux, fun, fname):
     return aux_tree
 
 
-def _value_and_grad_build(fun, argnums, has_aux, fname, with_value):
+def _value_and_grad_build(fun, argnums, has_aux, fname, with_value, memory_budget):
     warned = LRU()     # signatures whose disconnected gradients were reported
+    memory_budget = None if memory_budget is None else parse_budget(memory_budget)
 
     def build(sig):
         wrt, grad_tree = _wrt_mask(sig, argnums, fname)
@@ -108,7 +110,8 @@ def _value_and_grad_build(fun, argnums, has_aux, fname, with_value):
         aux_tree = _scalar_output(prog, out_tree, has_aux, fun, fname)
         n_out = len(prog.outvars)
         seeds = [prog.outvars[0].aval.dtype.type(1.0)] + [None] * (n_out - 1)
-        full, split = vjp_program(prog, wrt, seeds, split=True)
+        with budget_scope(memory_budget):
+            full, split = vjp_program(prog, wrt, seeds, split=True)
         disconnected.check(fun, fname, sig, wrt, prog, [s is not None for s in seeds], split.zero, warned)
         value, aux, grads = [0], list(range(1, n_out)), list(range(n_out, n_out + sum(wrt)))
         if with_value and has_aux:
@@ -127,16 +130,18 @@ def _value_and_grad_build(fun, argnums, has_aux, fname, with_value):
 
 
 @_decorator
-def value_and_grad(fun, argnums=0, has_aux=False):
-    """f -> (x -> (f(x), df/dx)); with has_aux, f returns (value, aux) and you get ((value, aux), grad)."""
-    return Transformed(fun, _value_and_grad_build(fun, argnums, has_aux, "value_and_grad", True),
+def value_and_grad(fun, argnums=0, has_aux=False, memory_budget=None):
+    """f -> (x -> (f(x), df/dx)); with has_aux, f returns (value, aux) and you get ((value, aux), grad).
+    `memory_budget` (bytes or "256MB") bounds what the reverse pass stores per loop."""
+    return Transformed(fun, _value_and_grad_build(fun, argnums, has_aux, "value_and_grad", True, memory_budget),
                        "value_and_grad")
 
 
 @_decorator
-def grad(fun, argnums=0, has_aux=False):
-    """f -> df/dx for a function with a scalar output. argnums may be a tuple; arguments may be pytrees."""
-    return Transformed(fun, _value_and_grad_build(fun, argnums, has_aux, "grad", False), "grad")
+def grad(fun, argnums=0, has_aux=False, memory_budget=None):
+    """f -> df/dx for a function with a scalar output. argnums may be a tuple; arguments may be pytrees.
+    `memory_budget` (bytes or "256MB") bounds what the reverse pass stores per loop."""
+    return Transformed(fun, _value_and_grad_build(fun, argnums, has_aux, "grad", False, memory_budget), "grad")
 
 
 # ---------------------------------------------------------------- forward mode and Jacobians
@@ -157,7 +162,7 @@ def _value_part(prog, out_tree, fun, fname):
     return dce(prog, [i < n for i in range(len(prog.outvars))]), value_tree
 
 
-def _directional_build(fun, argnums, mode, has_aux):
+def _directional_build(fun, argnums, mode, has_aux, memory_budget=None):
     """Programs for one direction. Called as f(((args...), {kwargs}), [directions]):
     mode "jvp": directions are tangents of the differentiated leaves -> ((outs), (tangent outs));
     mode "vjp": directions are cotangents of the outputs -> [gradients of the differentiated leaves].
@@ -178,7 +183,8 @@ def _directional_build(fun, argnums, mode, has_aux):
                 if not is_float(v.aval.dtype):
                     raise DifferentiationError(f"vjp/jacrev: {_name(fun)} has an output of dtype {v.aval.dtype}; "
                                                "only floating-point outputs can be differentiated")
-            program, split = vjp_program(prog, wrt, ["input"] * len(prog.outvars), split=True)
+            with budget_scope(memory_budget):
+                program, split = vjp_program(prog, wrt, ["input"] * len(prog.outvars), split=True)
             program.outvars = program.outvars[len(prog.outvars):]
             tree = (list, (pytree._LEAF,) * sum(wrt))
         if len(program.invars) != len(inner.dynamic) + n_dir:
@@ -194,16 +200,16 @@ def _directional_build(fun, argnums, mode, has_aux):
 _directional_cache = LRU()
 
 
-def _directional(fun, argnums, mode, has_aux=False):
+def _directional(fun, argnums, mode, has_aux=False, memory_budget=None):
     """A cached transformed function for the functional API (jvp, vjp, jacobians), which has no
     decorator object to hold compiled kernels between calls.  Mode "jit" ignores argnums."""
-    key = (fun, argnums, mode, has_aux)
+    key = (fun, argnums, mode, has_aux, memory_budget)
     t = _directional_cache.get(key)
     if t is None:
         if mode == "jit":
             t = _jit(fun, has_aux, "vjp")
         else:
-            t = Transformed(fun, _directional_build(fun, argnums, mode, has_aux), mode)
+            t = Transformed(fun, _directional_build(fun, argnums, mode, has_aux, memory_budget), mode)
         _directional_cache[key] = t
     return t
 
@@ -228,16 +234,17 @@ def jvp(fun, primals, tangents):
     return _directional(fun, tuple(range(len(primals))), "jvp")((primals, {}), t_leaves)
 
 
-def vjp(fun, *primals, has_aux=False):
+def vjp(fun, *primals, has_aux=False, memory_budget=None):
     """Reverse mode: returns (fun(*primals), vjp_fn) where vjp_fn(ct) = ct @ J, one gradient per primal.
 
-    With has_aux, fun returns (out, aux) and vjp returns (out, vjp_fn, aux).
+    With has_aux, fun returns (out, aux) and vjp returns (out, vjp_fn, aux).  `memory_budget` as for grad.
     The forward pass runs again, fused with the backward pass, when vjp_fn is called."""
     _float_leaves_only(Signature(primals), "vjp")
     result = _directional(fun, None, "jit", has_aux)(*primals)
     out = result[0] if has_aux else result
     out_leaves, out_tree = pytree.flatten(out)
-    backward = _directional(fun, tuple(range(len(primals))), "vjp", has_aux)
+    budget = None if memory_budget is None else parse_budget(memory_budget)
+    backward = _directional(fun, tuple(range(len(primals))), "vjp", has_aux, budget)
     arg_trees = [pytree.flatten(p)[1] for p in primals]
 
     def vjp_fn(ct):

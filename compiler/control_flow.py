@@ -9,6 +9,7 @@ trace, they simply run as Python loops (on NumPy arrays or eager `runtime` tenso
 import numpy as np
 
 from . import pytree
+from .checkpointing import parse_budget
 from .errors import ShapeError, TracingError, at_line, user_source
 from .ir import ShapedArray, dtype_short
 from .primitives import elementwise as ew
@@ -151,12 +152,14 @@ def _trace_scan_body(f, init_tree, carry_avals, xs_tree, x_avals, source):
     return prog, consts, trees[0]
 
 
-def scan(f, init, xs=None, length=None, reverse=False):
+def scan(f, init, xs=None, length=None, reverse=False, memory_budget=None):
     """Loop `f(carry, x) -> (carry, y)` over the leading axis of `xs`; returns (final carry, stacked ys).
 
     Like `jax.lax.scan`: `init`, `xs` and the ys are pytrees; `length` is needed when `xs` is None;
-    `reverse=True` runs from the last element to the first (ys keep xs's order)."""
+    `reverse=True` runs from the last element to the first (ys keep xs's order).  `memory_budget`
+    (bytes or "256MB") bounds what reverse mode stores for this loop (compiler/checkpointing.py)."""
     source = user_source()
+    memory_budget = _budget(memory_budget)
     init_leaves, init_tree = pytree.flatten(init)
     xs_leaves, xs_tree = pytree.flatten(xs)
     length = _scan_length(xs_leaves, length, source)
@@ -170,7 +173,7 @@ def scan(f, init, xs=None, length=None, reverse=False):
         ys = [np.empty((0,) + a.shape, a.dtype) for a in prog.out_avals[nk:]]
         return init, pytree.unflatten(y_tree, ys)
     outs = _bind(scan_p, consts + init_leaves + xs_leaves, body=prog, num_consts=len(consts), num_carry=nk,
-                 length=length, reverse=bool(reverse))
+                 length=length, reverse=bool(reverse), memory_budget=memory_budget)
     return pytree.unflatten(init_tree, outs[:nk]), pytree.unflatten(y_tree, outs[nk:])
 
 
@@ -186,6 +189,10 @@ def _scan_concrete(f, carry, init_tree, carry_avals, xs_leaves, xs_tree, length,
         y_tree = tree
     stacked = [np.stack([step[k] for step in ys]) for k in range(len(ys[0]))]
     return carry, pytree.unflatten(y_tree, stacked)
+
+
+def _budget(value):
+    return None if value is None else parse_budget(value)
 
 
 def _bind(prim, args, **params):
@@ -207,12 +214,13 @@ def _bound(x, name, source):
     return x if _is_static_int(x) else ew.convert(x, np.int64)
 
 
-def fori_loop(lower, upper, body_fun, init_val):
+def fori_loop(lower, upper, body_fun, init_val, memory_budget=None):
     """`val = body_fun(i, val)` for i in range(lower, upper); returns the final val.
 
-    With Python-int bounds this is a scan (differentiable in both modes); with traced bounds it is
-    a while_loop (forward mode only, for now)."""
+    With Python-int bounds this is a scan, with traced bounds a while_loop; both differentiate in
+    both modes.  `memory_budget` as for `scan`."""
     source = user_source()
+    memory_budget = _budget(memory_budget)
     lower, upper = _bound(lower, "lower", source), _bound(upper, "upper", source)
     leaves, tree = pytree.flatten(init_val)
     avals = [_leaf_aval(l, "fori_loop", f"init_val{p}", source) for l, p in zip(leaves, _paths(tree))]
@@ -230,12 +238,13 @@ def fori_loop(lower, upper, body_fun, init_val):
     prog, consts = _trace(body, [counter] + avals)
     if _is_static_int(lower) and _is_static_int(upper):
         outs = _bind(scan_p, consts + [np.int64(lower)] + leaves, body=prog, num_consts=len(consts),
-                     num_carry=1 + len(leaves), length=max(int(upper) - int(lower), 0), reverse=False)
+                     num_carry=1 + len(leaves), length=max(int(upper) - int(lower), 0), reverse=False,
+                     memory_budget=memory_budget)
     else:
         upper = np.int64(upper) if _is_static_int(upper) else upper
         cond, cond_consts = _trace(lambda i, *vals: [ew.lt_p.bind(i, upper)], [counter] + avals)
         outs = _bind(while_p, cond_consts + consts + [lower] + leaves, cond=cond, body=prog,
-                     cond_nconsts=len(cond_consts), body_nconsts=len(consts))
+                     cond_nconsts=len(cond_consts), body_nconsts=len(consts), memory_budget=memory_budget)
     return pytree.unflatten(tree, outs[1:])
 
 
@@ -249,9 +258,11 @@ def _predicate(value, what, source):
     return value
 
 
-def while_loop(cond_fun, body_fun, init_val):
-    """`while cond_fun(val): val = body_fun(val)`; returns the final val (forward mode only, for now)."""
+def while_loop(cond_fun, body_fun, init_val, memory_budget=None):
+    """`while cond_fun(val): val = body_fun(val)`; returns the final val.  Reverse mode keeps
+    snapshots of `val` within `memory_budget` (bytes or "256MB") and recomputes from them."""
     source = user_source()
+    memory_budget = _budget(memory_budget)
     leaves, tree = pytree.flatten(init_val)
     avals = [_leaf_aval(l, "while_loop", f"init_val{p}", source) for l, p in zip(leaves, _paths(tree))]
     if not _tracing():
@@ -265,7 +276,7 @@ def while_loop(cond_fun, body_fun, init_val):
     body, body_consts = _trace(lambda *v: _new_carry("while_loop", source, "val", tree, avals,
                                                      body_fun(pytree.unflatten(tree, v)), cast=True), avals)
     outs = _bind(while_p, cond_consts + body_consts + leaves, cond=cond, body=body,
-                 cond_nconsts=len(cond_consts), body_nconsts=len(body_consts))
+                 cond_nconsts=len(cond_consts), body_nconsts=len(body_consts), memory_budget=memory_budget)
     return pytree.unflatten(tree, outs)
 
 

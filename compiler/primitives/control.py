@@ -21,6 +21,7 @@ dead-code pruning, and the lowering (compiler/lowering/control.py).
 """
 import numpy as np
 
+from ..checkpointing import current_budget, nbytes, scan_plan, while_slots
 from ..errors import DifferentiationError, ShapeError, at_line
 from ..ir import Eqn, Program, ShapedArray, Var
 from .core import (Primitive, aval_of, dce_rules, deflowering, is_undefined, jvp_rules, partial_eval_rules,
@@ -65,10 +66,10 @@ def _concrete(value, aval):
     return value[()] if value.ndim == 0 else value
 
 
-def _lowering(name):
+def _lowering(name, module="control"):
     def lower(lowering, eqn):
-        from ..lowering import control
-        return getattr(control, f"lower_{name}")(lowering, eqn)
+        from importlib import import_module
+        return getattr(import_module(f"compiler.lowering.{module}"), f"lower_{name}")(lowering, eqn)
     return lower
 
 
@@ -83,7 +84,7 @@ def _program(invars, eqns, outvars):
 
 # ================================================================ scan
 
-def _scan_impl(*args, body, num_consts, num_carry, length, reverse):
+def _scan_impl(*args, body, num_consts, num_carry, length, reverse, memory_budget=None):
     from ..interpreter import eval_program
     consts, carry, xs = _cut(args, num_consts, num_carry)
     steps = range(length - 1, -1, -1) if reverse else range(length)
@@ -98,7 +99,7 @@ def _scan_impl(*args, body, num_consts, num_carry, length, reverse):
     return [_concrete(c, v.aval) for c, v in zip(carry, body.outvars)] + ys
 
 
-def _scan_rule(*avals, body, num_consts, num_carry, length, reverse):
+def _scan_rule(*avals, body, num_consts, num_carry, length, reverse, memory_budget=None):
     _check(isinstance(length, int) and length >= 0, f"scan: length must be a non-negative int, got {length!r}")
     _check(len(avals) == len(body.invars), f"scan: {len(avals)} operands for a body of {len(body.invars)} inputs")
     consts, carry, xs = _cut(avals, num_consts, num_carry)
@@ -115,7 +116,7 @@ def _scan_rule(*avals, body, num_consts, num_carry, length, reverse):
 scan_p = ControlPrimitive("scan", _scan_impl, _scan_rule, multiple_results=True)
 
 
-def _scan_jvp(primals, tangents, *, body, num_consts, num_carry, length, reverse):
+def _scan_jvp(primals, tangents, *, body, num_consts, num_carry, length, reverse, memory_budget=None):
     from ..transforms.subprograms import jvp_subprogram
     nc, nk = num_consts, num_carry
     n, ny = len(body.invars), len(body.outvars) - nk
@@ -134,7 +135,7 @@ def _scan_jvp(primals, tangents, *, body, num_consts, num_carry, length, reverse
     kt = [t if t is not None else _zeros(v.aval) for t, v, nz in zip(kt, body.invars[nc:], carry_nz) if nz]
     args = (consts + c + [t for t in ct if t is not None] + k + kt + x + [t for t in xt if t is not None])
     outs = scan_p.bind(*args, body=jbody, num_consts=len(consts) + nc + sum(nonzero[:nc]),
-                       num_carry=nk + len(kt), length=length, reverse=reverse)
+                       num_carry=nk + len(kt), length=length, reverse=reverse, memory_budget=memory_budget)
     carry, carry_t, ys, ys_t = _cut(outs, nk, len(kt), ny)
     carry_t, ys_t = iter(carry_t), iter(ys_t)
     return carry + ys, ([next(carry_t) if nz else None for nz in carry_nz] +
@@ -174,6 +175,11 @@ def _scan_partial_eval(eqn, linear_in):
     res_xs = [r for r in res if r in xs_in]
     res_stack = [r for r in res if r in varying and r not in xs_in]
     res_hoist = [r for r in res if r not in varying and r not in const_in]
+    state = [v for v, f in zip(body.invars[nc:nc + nk], carry_lin) if not f]
+    strategy, slots = scan_plan(p["length"], nbytes(_avals(res_stack)), nbytes(_avals(state)),
+                                current_budget(p.get("memory_budget")))
+    if strategy == "checkpoints":
+        return checkpoint_split(eqn, "scan", body, nc, nk, lin_in, out_lin, primal_eqns, linear_eqns, slots)
 
     # loop-invariant residuals: their equations, copied out of the body, run once before the loop
     needed, chosen = set(res_hoist), []
@@ -220,7 +226,7 @@ def _scan_partial_eval(eqn, linear_in):
     return known, unknown
 
 
-def _scan_transpose(cts, *args, body, num_consts, num_carry, length, reverse):
+def _scan_transpose(cts, *args, body, num_consts, num_carry, length, reverse, memory_budget=None):
     """The adjoint of a linear scan: a scan in the opposite direction running the transposed body,
     carrying the cotangents of the carries and accumulating those of linear constants."""
     from ..transforms.subprograms import trace_program
@@ -253,7 +259,7 @@ def _scan_transpose(cts, *args, body, num_consts, num_carry, length, reverse):
     outs = scan_p.bind(*sconsts, *tconsts, *res_consts, *ct_init, *[_zeros(a) for a in lin_const_avals],
                        *res_xs, *[c for c in ct_ys if c is not None],
                        body=tprog, num_consts=len(sconsts) + n_tc + n_rc, num_carry=nk + n_lc,
-                       length=length, reverse=not reverse)
+                       length=length, reverse=not reverse, memory_budget=memory_budget)
     ct_k, ct_lc, ct_lx = _cut(outs, nk, n_lc)
     ct_lc, ct_lx = iter(ct_lc), iter(ct_lx)
     return ([next(ct_lc) if f else None for f in const_lin] + ct_k + [next(ct_lx) if f else None for f in xs_lin])
@@ -291,7 +297,7 @@ deflowering(scan_p, "control", _lowering("scan"))
 
 # ================================================================ while_loop
 
-def _while_impl(*args, cond, body, cond_nconsts, body_nconsts):
+def _while_impl(*args, cond, body, cond_nconsts, body_nconsts, memory_budget=None):
     from ..interpreter import eval_program
     cond_consts, body_consts, carry = _cut(args, cond_nconsts, body_nconsts)
     while eval_program(cond, cond_consts + carry)[0]:
@@ -299,7 +305,7 @@ def _while_impl(*args, cond, body, cond_nconsts, body_nconsts):
     return [_concrete(c, v.aval) for c, v in zip(carry, body.outvars)]
 
 
-def _while_rule(*avals, cond, body, cond_nconsts, body_nconsts):
+def _while_rule(*avals, cond, body, cond_nconsts, body_nconsts, memory_budget=None):
     cond_consts, body_consts, carry = _cut(avals, cond_nconsts, body_nconsts)
     _check(cond.in_avals == cond_consts + carry, f"while_loop: operands {cond_consts + carry} do not match "
                                                  f"the condition's inputs {cond.in_avals}")
@@ -314,7 +320,7 @@ def _while_rule(*avals, cond, body, cond_nconsts, body_nconsts):
 while_p = ControlPrimitive("while_loop", _while_impl, _while_rule, multiple_results=True)
 
 
-def _while_jvp(primals, tangents, *, cond, body, cond_nconsts, body_nconsts):
+def _while_jvp(primals, tangents, *, cond, body, cond_nconsts, body_nconsts, memory_budget=None):
     from ..transforms.subprograms import jvp_subprogram
     nb, nk = body_nconsts, len(body.outvars)
     nonzero = [t is not None for t in tangents[cond_nconsts:]]
@@ -329,21 +335,39 @@ def _while_jvp(primals, tangents, *, cond, body, cond_nconsts, body_nconsts):
     cond_consts, body_consts, carry = _cut(primals, cond_nconsts, nb)
     body_t, carry_t = tangents[cond_nconsts:cond_nconsts + nb], tangents[cond_nconsts + nb:]
     carry_t = [t if t is not None else _zeros(v.aval) for t, v, nz in zip(carry_t, body.invars[nb:], carry_nz) if nz]
-    ignored = [Var(v.aval) for v in carry_t]          # the condition does not read the tangents
+    ignored = [Var(v.aval) for v, nz in zip(body.invars[nb:], carry_nz) if nz]   # the condition reads no tangent
     jcond = _program(cond.invars + ignored, cond.eqns, cond.outvars)
     outs = while_p.bind(*cond_consts, *consts, *body_consts, *[t for t in body_t if t is not None], *carry, *carry_t,
-                        cond=jcond, body=jbody, cond_nconsts=cond_nconsts,
+                        cond=jcond, body=jbody, cond_nconsts=cond_nconsts, memory_budget=memory_budget,
                         body_nconsts=len(consts) + nb + sum(nonzero[:nb]))
     carry_out, tangent_out = outs[:nk], iter(outs[nk:])
     return carry_out, [next(tangent_out) if nz else None for nz in carry_nz]
 
 
 def _while_partial_eval(eqn, linear_in):
-    raise DifferentiationError(at_line(
-        "reverse-mode differentiation (grad, vjp, jacrev, hessian) through a while_loop, or through a "
-        "fori_loop whose bounds are traced values, is not supported yet. Give fori_loop Python-int "
-        "bounds, or use scan with a fixed length; forward mode (jvp, jacfwd) works through while_loop.",
-        eqn.source))
+    """Reverse mode through a while_loop: its trip count is known only when it ends, so the primal
+    loop keeps snapshots of its state online and the reverse pass recomputes from them."""
+    from ..transforms.partial_eval import is_linear, split_eqns
+    p = eqn.params
+    cond, body, ncc, nb = p["cond"], p["body"], p["cond_nconsts"], p["body_nconsts"]
+    if any(linear_in[:ncc]):
+        raise DifferentiationError(at_line("internal error: a while_loop condition reads a tangent; please "
+                                           "report this", eqn.source))
+    nk = len(body.outvars)
+    carry_lin = linear_in[ncc + nb:]
+    while True:
+        lin_in = linear_in[ncc:ncc + nb] + carry_lin
+        linear = {v for v, f in zip(body.invars, lin_in) if f}
+        primal_eqns, linear_eqns = split_eqns(body.eqns, linear)
+        out_lin = [is_linear(v, linear) for v in body.outvars]
+        grown = [a or b for a, b in zip(carry_lin, out_lin)]
+        if grown == carry_lin:
+            break
+        carry_lin = grown
+    state = [v.aval for v, f in zip(body.invars[nb:], carry_lin) if not f]
+    slots = while_slots(nbytes(state), current_budget(p.get("memory_budget")))
+    return checkpoint_split(eqn, "while", body, nb, nk, lin_in, carry_lin, primal_eqns, linear_eqns, slots,
+                            cond=cond, num_cond_consts=ncc)
 
 
 def _while_dce(eqn, used):
@@ -522,3 +546,6 @@ transpose_rules[cond_p] = _cond_transpose
 dce_rules[cond_p] = _cond_dce
 deflowering(cond_p, "control", _lowering("cond"))
 
+
+
+from .checkpoint import checkpoint_split  # noqa: E402  (checkpoint.py builds on this module)
