@@ -179,3 +179,23 @@ def test_budget_strings():
             parse_budget(bad)
     with pytest.raises(ValueError, match="256MB"):
         grad(lambda x: x, memory_budget="a bit")
+
+
+def test_second_order_through_checkpointed_loops():
+    from compiler import hessian, jacfwd
+
+    def traced(x, n):
+        return fori_loop(0, n, lambda i, s: 0.8 * np.sin(s) + x * s / (i + 1.0), x)
+    x = 0.7
+    static = hessian(traced)(x, 6)                   # Python-int bound: a scan storing its residuals
+    np.testing.assert_allclose(hessian(traced)(x, np.int64(6)), static, rtol=1e-12)
+    np.testing.assert_allclose(jacfwd(grad(traced))(x, np.int64(6)), static, rtol=1e-12)
+    eps = 1e-5
+    fd = (grad(traced)(x + eps, 6) - grad(traced)(x - eps, 6)) / (2 * eps)
+    np.testing.assert_allclose(static, fd, rtol=1e-7)
+    xs = np.linspace(0.0, 1.0, 12)
+    stored = hessian(lambda p: lotka_volterra(p, xs))(P)
+    ckpt = hessian(lambda p: lotka_volterra(p, xs, 3 * STATE))(P)
+    np.testing.assert_allclose(ckpt, stored, rtol=1e-12, atol=1e-14)
+    with pytest.raises(DifferentiationError, match=r"hessian\(f\) or jacfwd\(grad\(f\)\)"):
+        grad(grad(traced))(x, np.int64(6))

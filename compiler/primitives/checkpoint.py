@@ -26,9 +26,10 @@ import numpy as np
 
 from .. import revolve as rv
 
-from ..ir import Eqn, ShapedArray, Var
+from ..errors import DifferentiationError, at_line
+from ..ir import Eqn, Program, ShapedArray, Var
 from .control import ControlPrimitive, _concrete, _cut, _lowering, _zeros
-from .core import dce_rules, deflowering, transpose_rules
+from .core import aval_of, dce_rules, deflowering, is_float, jvp_rules, partial_eval_rules, transpose_rules
 
 stats = {"forward_steps": 0, "adjoint_steps": 0}      # counted by the reference interpreter
 
@@ -303,3 +304,105 @@ def checkpoint_split(eqn, kind, body, nc, nk, lin_in, out_lin, primal_eqns, line
                        slots=slots),
                   pick(eqn.outputs, out_lin, True), eqn.source)
     return [known], [unknown]
+
+
+# ================================================================ forward mode over both passes (hessian)
+
+def _float_flags(vars_):
+    return [is_float(v.aval.dtype) for v in vars_]
+
+
+def _spread(values, flags):
+    it = iter(values)
+    return [next(it) if f else None for f in flags]
+
+
+def _tangents_for(values, tangents, flags):
+    return [t if t is not None else _zeros(aval_of(v)) for v, t, f in zip(values, tangents, flags) if f]
+
+
+def _jvp_body(body, nc, nk):
+    """The primal step's JVP with a tangent for every float input and output, tangents after
+    their group (consts, carries, x slices / carries, y slices)."""
+    from ..transforms.subprograms import jvp_subprogram
+    n, n_out = len(body.invars), len(body.outvars)
+    return jvp_subprogram(body, _float_flags(body.invars), _float_flags(body.outvars),
+                          [range(nc), range(nc, nc + nk), range(nc + nk, n)], [range(nk), range(nk, n_out)])
+
+
+def _forward_jvp(primals, tangents, *, kind, body, cond, num_cond_consts, num_consts, num_carry, length, reverse,
+                 slots):
+    ncc, nc, nk = num_cond_consts, num_consts, num_carry
+    jbody, jconsts, _ = _jvp_body(body, nc, nk)
+    fc, fk, fx = _cut(_float_flags(body.invars), nc, nk)
+    fy = _float_flags(body.outvars[nk:])
+    (c, k, x), (ct, kt, xt) = _cut(primals[ncc:], nc, nk)[:3], _cut(tangents[ncc:], nc, nk)[:3]
+    args = (list(primals[:ncc]) + jconsts + c + _tangents_for(c, ct, fc) + k + _tangents_for(k, kt, fk)
+            + x + _tangents_for(x, xt, fx))
+    if cond is not None:
+        extra = [Var(v.aval) for v, f in zip(body.invars[nc:nc + nk], fk) if f]
+        cond = Program([], cond.invars + extra, cond.eqns, cond.outvars, [])
+    outs = checkpointed_p.bind(*args, kind=kind, body=jbody, cond=cond, num_cond_consts=ncc,
+                               num_consts=len(jconsts) + nc + sum(fc), num_carry=nk + sum(fk), length=length,
+                               reverse=reverse, slots=slots)
+    K, ny = nk + sum(fk), len(fy)
+    carry, dcarry, ys, dys, snaps, dsnaps, rest = _cut(outs, nk, sum(fk), ny, sum(fy), nk, sum(fk))
+    primal = carry + ys + snaps + rest[:1]
+    tangent = _spread(dcarry, fk) + _spread(dys, fy) + _spread(dsnaps, fk) + [None]
+    if kind == "scan":
+        last, dlast = rest[1:1 + nk], rest[1 + nk:]
+        primal, tangent = primal + last, tangent + _spread(dlast, fk)
+    assert len(outs) == len(primal) + len([t for t in tangent if t is not None]) and K == len(carry) + len(dcarry)
+    return primal, tangent
+
+
+def _adjoint_jvp(primals, tangents, *, kind, body, adjoint, num_adjoint_consts, num_consts, num_carry, num_xs,
+                 counts, num_ys, length, reverse, slots):
+    from ..transforms.subprograms import jvp_subprogram
+    nac, nc, nk, nx = num_adjoint_consts, num_consts, num_carry, num_xs
+    n_lc, n_lk, n_lx = counts
+    jbody, fconsts, _ = _jvp_body(body, nc, nk)
+    sizes = [nac, nc, nk, nx, n_lk, num_ys]
+    bounds = np.cumsum([0] + sizes)
+    n_out = len(adjoint.outvars)
+    jadj, aconsts_j, _ = jvp_subprogram(adjoint, _float_flags(adjoint.invars), _float_flags(adjoint.outvars),
+                                        [range(a, b) for a, b in zip(bounds[:-1], bounds[1:])],
+                                        [range(n_lc), range(n_lc, n_lc + n_lk), range(n_lc + n_lk, n_out)])
+    flags = _cut(_float_flags(adjoint.invars), *sizes[:-1])
+    fa, fc, fk, fx, fct, fy = flags
+    # the adjoint also takes the body's JVP constants, first among the consts it shares with the body
+    at = len(aconsts_j) + nac + sum(fa)
+    jadj = Program([], jadj.invars[:at] + [Var(aval_of(v)) for v in fconsts] + jadj.invars[at:], jadj.eqns,
+                   jadj.outvars, [])
+    n_tape = tape_size(kind, nk)
+    groups = _cut(primals, nac, nc, nx, n_tape, n_lk)
+    tgroups = _cut(tangents, nac, nc, nx, n_tape, n_lk)
+    (a, c, x, tape, ct, cy), (at_, ct_, xt, tapet, ctt, cyt) = groups, tgroups
+    snaps, meta, last = tape[:nk], tape[nk], tape[nk + 1:]
+    dsnaps, dlast = _tangents_for(snaps, tapet[:nk], fk), _tangents_for(last, tapet[nk + 1:], fk)
+    new_tape = snaps + dsnaps + [meta] + (last + dlast if kind == "scan" else [])
+    args = (aconsts_j + a + _tangents_for(a, at_, fa) + fconsts + c + _tangents_for(c, ct_, fc)
+            + x + _tangents_for(x, xt, fx) + new_tape + ct + _tangents_for(ct, ctt, fct) + cy + _tangents_for(cy, cyt, fy))
+    out_flags = _float_flags(adjoint.outvars)
+    flc, flk, flx = _cut(out_flags, n_lc, n_lk)
+    outs = loop_adjoint_p.bind(*args, kind=kind, body=jbody, adjoint=jadj,
+                               num_adjoint_consts=len(aconsts_j) + nac + sum(fa),
+                               num_consts=len(fconsts) + nc + sum(fc), num_carry=nk + sum(fk), num_xs=nx + sum(fx),
+                               counts=(n_lc + sum(flc), n_lk + sum(flk), n_lx + sum(flx)),
+                               num_ys=num_ys + sum(fy), length=length, reverse=reverse, slots=slots)
+    k, dk, lc, dlc, lx, dlx = _cut(outs, n_lk, sum(flk), n_lc, sum(flc), n_lx)
+    return k + lc + lx, _spread(dk, flk) + _spread(dlc, flc) + _spread(dlx, flx)
+
+
+def _no_reverse_over_reverse(eqn, linear_in):
+    raise DifferentiationError(at_line(
+        "reverse mode over the reverse pass of a checkpointed loop (grad of grad through a while_loop, or "
+        "through a scan whose residuals exceed its memory budget) is not supported. Use forward-over-reverse: "
+        "hessian(f) or jacfwd(grad(f)); for a scan, a memory_budget large enough to store its residuals "
+        "also works.", eqn.source))
+
+
+jvp_rules[checkpointed_p] = _forward_jvp
+jvp_rules[loop_adjoint_p] = _adjoint_jvp
+partial_eval_rules[checkpointed_p] = _no_reverse_over_reverse
+partial_eval_rules[loop_adjoint_p] = _no_reverse_over_reverse
