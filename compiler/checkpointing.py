@@ -81,3 +81,46 @@ def scan_plan(length, residual_bytes, state_bytes, budget):
 def while_slots(state_bytes, budget):
     return max(2, min(MAX_SLOTS, budget // max(state_bytes, 1)))
 
+
+
+def describe_loops(program):
+    """One line per loop of a differentiated program: what its reverse pass stores and recomputes."""
+    from .diagnostics.draw import short_source
+    from .diagnostics.passes import passes_of
+    from .primitives.checkpoint import checkpointed_p
+    from .primitives.control import scan_p, while_p
+    from .revolve import advances
+    lines, forward = [], passes_of(program).forward_vars
+
+    def visit(prog, depth):
+        for eqn in prog.eqns:
+            if depth == 0 and forward is not None and not forward.intersection(eqn.outputs):
+                continue              # the backward pass's loops: they store nothing for later
+            where = f"{'  ' * depth}{short_source(eqn.source) if eqn.source else '?'}: "
+            p = eqn.params
+            if eqn.prim is checkpointed_p:
+                state = nbytes([v.aval for v in p["body"].outvars[:p["num_carry"]]])
+                if p["kind"] == "scan":
+                    n, c = p["length"], p["slots"]
+                    plan = (f"a state per step ({_fmt(c * state)}), each step's residuals recomputed once"
+                            if c >= n else f"{c} snapshots ({_fmt(c * state)}), Revolve: {advances(n, c) + 1} "
+                                           f"forward steps to reverse {n} ({(advances(n, c) + 1 + n) / n:.2f}x)")
+                    lines.append(f"{where}scan of {n} steps: {plan}")
+                else:
+                    lines.append(f"{where}while_loop: up to {p['slots']} snapshots ({_fmt(p['slots'] * state)}), "
+                                 "online; each step's residuals recomputed, Revolve between snapshots")
+            elif eqn.prim is scan_p and any(o.aval.shape[:1] == (p["length"],) for o in eqn.outputs[p["num_carry"]:]):
+                ys = nbytes([o.aval for o in eqn.outputs[p["num_carry"]:]])
+                lines.append(f"{where}scan of {p['length']} steps: every step's residuals and outputs stored ({_fmt(ys)})")
+            elif eqn.prim in (scan_p, while_p):
+                lines.append(f"{where}{eqn.prim.name}: nothing stored")
+            if isinstance(p.get("body"), type(program)):
+                visit(p["body"], depth + 1)
+
+    visit(program, 0)
+    return "\n".join(lines) if lines else "no loops"
+
+
+def _fmt(n):
+    from .diagnostics.memory import format_bytes
+    return format_bytes(n)

@@ -291,6 +291,12 @@ class Lowered:
         from .diagnostics.memory import MemoryReport
         return MemoryReport(self.ir)
 
+    @property
+    def loops(self):
+        """What the reverse pass stores and recomputes for each loop (memory budgets and checkpointing)."""
+        from .checkpointing import describe_loops
+        return describe_loops(self.ir)
+
     def __repr__(self):
         return f"{self.ir}\n\n{self.source}"
 

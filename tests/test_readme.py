@@ -69,3 +69,14 @@ def test_dask_example_trains_as_one_process_would():
     for _ in range(20):
         w -= 1.0 * value_and_grad(ns["loss"])(w, X, y)[1]
     np.testing.assert_allclose(ns["w"], w, rtol=1e-10, atol=1e-13)
+
+
+def test_checkpointing_example_says_what_it_stores(capsys):
+    block = _block("def trajectory_loss")
+    ns = _run(block)
+    printed = capsys.readouterr().out.strip().splitlines()[-1]
+    promised = next(line for line in block.splitlines() if line.startswith("# ...: scan of"))
+    assert printed.endswith(promised.split("...", 1)[1].lstrip(":").strip())
+    p = np.array([4.0, 0.1])
+    stored = ns["grad"](ns["trajectory_loss"])(p, ns["forcing"])
+    np.testing.assert_allclose(ns["g"](p, ns["forcing"]), stored, rtol=1e-12)
