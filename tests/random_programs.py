@@ -43,7 +43,7 @@ from typing import Callable
 
 import numpy as np
 
-from compiler import cond, fori_loop, scan
+from compiler import cond, fori_loop, scan, while_loop
 
 MAX_SIZE = 24        # elements per value: keeps Jacobians and Hessians small
 MAX_INPUTS = 4
@@ -59,7 +59,7 @@ class Src(str):
         return str(self)
 
 
-LOOPS = {"fori_loop": fori_loop, "scan": scan, "cond": cond}
+LOOPS = {"fori_loop": fori_loop, "scan": scan, "cond": cond, "while_loop": while_loop}
 
 
 # ---------------------------------------------------------------------------------- values
@@ -166,6 +166,13 @@ def _render(template, args, params):
 
 def unary(gen, x):
     return [x], {}
+
+
+def _jax_while_loop(cond, body, val, memory_budget=None):
+    """The while_loop row's loop for JAX, which cannot reverse a while_loop: it runs 3 steps from a
+    counter at 0 (what the row's condition allows), as a fori_loop."""
+    import jax
+    return jax.lax.fori_loop(0, 3, lambda i, v: body(v), val)
 
 
 def torch_scan(xs):
@@ -1023,11 +1030,16 @@ OPS = [
     Op("stop_gradient", "stop_gradient({0}) * {0}", "{0}.detach() * {0}", weight=0.5),
     # structured control flow: a small fixed body around the random operand (compiler.fori_loop,
     # scan and cond run as Python loops on NumPy, JAX and eager values, and as loop primitives
-    # when gradjit traces them; while_loop is forward-mode only, so it is not drawn)
+    # when gradjit traces them; the tiny memory budgets make reverse mode recompute from snapshots)
     Op("fori_loop", "fori_loop(0, 3, lambda i, c: np.sin(c) * 0.5 + c * 0.75, {0})",
        "(lambda body: body(body(body({0}))))(lambda c: torch.sin(c) * 0.5 + c * 0.75)", weight=0.5),
     Op("scan", "scan(lambda c, x: (c * 0.5 + x, np.tanh(c + x)), np.zeros(np.shape({0})[1:]), {0})[1]",
        "torch_scan({0})", leading_axis, weight=0.4),
+    Op("while_loop", "while_loop(lambda s: s[0] < 3, lambda s: (s[0] + 1, np.sin(s[1]) * 0.5 + s[1] * 0.75), "
+       "(0, {0}), memory_budget=16)[1]",
+       "(lambda body: body(body(body({0}))))(lambda c: torch.sin(c) * 0.5 + c * 0.75)", weight=0.4),
+    Op("scan_checkpointed", "scan(lambda c, x: (c * 0.5 + x, np.tanh(c + x)), np.zeros(np.shape({0})[1:]), {0}, "
+       "memory_budget=8)[1]", "torch_scan({0})", leading_axis, weight=0.3),
     Op("cond", "cond(np.sum({0}) > 0.0, lambda v: np.sin(v) * 2.0, lambda v: v * v, {0})",
        "torch.where(torch.sum({0}) > 0.0, torch.sin({0}) * 2.0, {0} * {0})", kink=kink_sum, weight=0.4),
     Op("ones_like", "np.ones_like({0}) + {0}", "torch.ones_like({0}) + {0}", weight=0.2),
@@ -1162,7 +1174,9 @@ class Program:
                **self.consts}
         if flavor == "jax":                    # JAX runs the loops as its own primitives
             import jax
-            env.update(fori_loop=jax.lax.fori_loop, scan=jax.lax.scan, cond=jax.lax.cond)
+            env.update(fori_loop=jax.lax.fori_loop, cond=jax.lax.cond,     # JAX has no budgets, and no
+                       scan=lambda f, init, xs, memory_budget=None: jax.lax.scan(f, init, xs),
+                       while_loop=_jax_while_loop)                            # reverse mode through while
         if flavor == "torch":
             import torch
             env = {"torch": torch, "np": np, "promote": _torch_promote, "torch_scan": torch_scan,
