@@ -108,9 +108,13 @@ def _comb(n, k):
 with open(__file__, "rb") as _f:       # part of the kernel cache key: kernels inline these functions
     VERSION = hashlib.sha256(_f.read()).hexdigest()[:16]
 
-try:                       # compiled kernels call these; Numba caches them on disk
-    import numba as _numba
-    revolve_init_nb = _numba.njit(cache=True)(revolve_init)
-    revolve_next_nb = _numba.njit(cache=True)(revolve_next)
-except ImportError:        # pragma: no cover - numba is a dependency
-    pass
+
+def __getattr__(name):
+    """The Numba versions kernels call (`revolve_init_nb`, `revolve_next_nb`), made on first use so
+    that importing gradjit does not import Numba; Numba caches them on disk."""
+    plain = {"revolve_init_nb": revolve_init, "revolve_next_nb": revolve_next}.get(name)
+    if plain is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    import numba
+    compiled = globals()[name] = numba.njit(cache=True)(plain)
+    return compiled
