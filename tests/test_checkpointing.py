@@ -199,3 +199,32 @@ def test_second_order_through_checkpointed_loops():
     np.testing.assert_allclose(ckpt, stored, rtol=1e-12, atol=1e-14)
     with pytest.raises(DifferentiationError, match=r"hessian\(f\) or jacfwd\(grad\(f\)\)"):
         grad(grad(traced))(x, np.int64(6))
+
+
+def test_nested_loops_with_while_loops_and_cond():
+    from compiler import cond, hessian
+
+    def while_in_scan(p):
+        def outer(c, x):
+            def body(s):
+                return (s[0] + 1, 0.9 * s[1] + 0.1 * np.sin(s[1] * p[0] + x))
+            _, v = while_loop(lambda s: s[0] < 3 + (x > 0.5), body, (0, c))
+            v = cond(v > 0.2, lambda u: u * p[1], lambda u: u + p[1], v)
+            return v, v * x
+        c, ys = scan(outer, 0.3, np.linspace(0.0, 1.0, 20))
+        return c + ys.sum()
+
+    def scan_in_while(p):
+        def body(s):
+            i, v = s
+            _, ys = scan(lambda c, x: (c * np.cos(p[0] * x) + 0.01, c), v, np.linspace(0.0, 1.0, 5))
+            return i + 1, v + 0.1 * ys.sum() * p[1]
+        return while_loop(lambda s: s[0] < 4, body, (0, 0.5))[1]
+    p = np.array([0.7, 1.3])
+    for f in (while_in_scan, scan_in_while):
+        g = grad(f)(p)
+        fd = [(f(p + 1e-6 * e) - f(p - 1e-6 * e)) / 2e-6 for e in np.eye(2)]
+        np.testing.assert_allclose(g, fd, rtol=1e-7)
+        h = hessian(f)(p)
+        fd2 = [(grad(f)(p + 1e-5 * e) - grad(f)(p - 1e-5 * e)) / 2e-5 for e in np.eye(2)]
+        np.testing.assert_allclose(h, fd2, rtol=1e-7)
