@@ -14,7 +14,7 @@ import os
 import re
 import threading
 
-MAX_SLOTS = 1 << 20                # snapshots of a while_loop, allocated (not touched) up front
+MAX_SLOTS = 1 << 16                # snapshots of a while_loop at most (1 MiB for two float64 numbers)
 _UNITS = {"": 1, "b": 1, "kb": 10 ** 3, "mb": 10 ** 6, "gb": 10 ** 9, "tb": 10 ** 12,
           "kib": 2 ** 10, "mib": 2 ** 20, "gib": 2 ** 30, "tib": 2 ** 40}
 _local = threading.local()

@@ -24,6 +24,7 @@ CHECK, CAPO, FINE, SNAPS, TURN, CH = 0, 1, 2, 3, 4, 5      # the machine: [check
 
 
 def revolve_init(steps, snaps):
+    snaps = max(1, min(snaps, steps))      # more snapshots than steps change nothing
     m = np.zeros(CH + snaps, np.int64)
     m[CHECK] = -1
     m[FINE] = steps

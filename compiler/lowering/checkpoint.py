@@ -11,6 +11,9 @@ from ..transforms.simplify import dce
 from .control import _assign, _emit, _indent, _owned, lower_subprogram
 
 
+INITIAL_SNAPSHOTS = 64        # a while_loop's snapshot arrays start this long and double as needed
+
+
 def _copy(value, aval):
     return f"{value}.copy()" if aval.shape != () else value
 
@@ -54,27 +57,11 @@ def lower_checkpointed(low, eqn):
     lines += [f"{s} = {_copy(x, a)}" for s, x, a in zip(state, init, carry_avals)]
     keep = lambda slot: [f"{s}[{slot}] = {c}" for s, c in zip(snaps, state)]
     if p["kind"] == "while":
-        marks = names[-1]
-        count, stride, i = low.fresh_temp("_n"), low.fresh_temp("_d"), low.fresh_temp("_i")
-        test, (pred,) = lower_subprogram(low, p["cond"], cond_consts + state)
-        stmts, results = lower_subprogram(low, body, consts + state)
-        k = low.fresh_temp("_k")
-        loop = test + [f"if not {pred}:", "    break",
-                       f"if {i} % {stride} == 0:",
-                       f"    if {count} == {slots}:     # full: keep every other snapshot, double the stride",
-                       f"        for {k} in range(0, {count}, 2):",
-                       f"            {marks}[{k} // 2] = {marks}[{k}]"]
-        loop += [f"            {s}[{k} // 2] = {s}[{k}]" for s in snaps]
-        loop += [f"        {count} = ({count} + 1) // 2",
-                 f"        {stride} *= 2",
-                 f"    if {i} % {stride} == 0:"] + ["        " + line for line in keep(count)]
-        loop += [f"        {marks}[{count}] = {i}", f"        {count} += 1"] + stmts
-        loop += _assign(state, [_owned(r, v, _foreign(body, nc, nk)) for r, v in zip(results, body.outvars)])
-        loop += [f"{i} += 1"]
-        lines = ([f"# while_loop keeping at most {slots} snapshots (online checkpointing)",
-                  _alloc(marks, (slots + 2,), np.dtype(np.int64), "zeros"), f"{count} = 0", f"{stride} = 1", f"{i} = 0"]
-                 + lines + ["while True:"] + _indent(loop) + [f"{marks}[{slots}] = {count}", f"{marks}[{slots + 1}] = {i}"])
-        _emit(low, eqn, lines)
+        tape = eqn.outputs[nk:]
+        private = all(e.prim.name == "loop_adjoint" for e in low.prog.eqns for x in e.inputs if x in tape) \
+            and not any(v in tape for v in low.prog.outvars)
+        _emit(low, eqn, _online_forward(low, p, cond_consts, consts, init, state, snaps, names[-1], carry_avals,
+                                         private))
         return
     machine, last = names[2 * nk + n_ys], names[2 * nk + n_ys + 1:]
     length, pos, target, action = p["length"], low.fresh_temp("_p"), low.fresh_temp("_q"), low.fresh_temp("_a")
@@ -94,6 +81,43 @@ def lower_checkpointed(low, eqn):
     loop += _advance(low, body, consts, state, xs, p, pos, target, ys)
     loop += [f"{pos} = {target}", f"if {action} == {FIRSTURN}:", "    break"]
     _emit(low, eqn, lines + ["while True:"] + _indent(loop))
+
+
+def _online_forward(low, p, cond_consts, consts, init, state, snaps, marks, carry_avals, private):
+    """A while_loop keeping snapshots online: marks = [count, trip count, step of each snapshot].
+    When they are full, every other snapshot is dropped and the stride doubles.  If only a
+    reverse pass in this program reads them (`private`), the arrays start short and double up to
+    `slots`; a tape that goes further (stacked by an enclosing loop) has the size of its type."""
+    body, slots, nc, nk = p["body"], p["slots"], p["num_consts"], p["num_carry"]
+    count, stride, i, cap, k = (low.fresh_temp(n) for n in ("_n", "_d", "_i", "_g", "_k"))
+    first = min(slots, INITIAL_SNAPSHOTS) if private else slots
+    test, (pred,) = lower_subprogram(low, p["cond"], cond_consts + state)
+    stmts, results = lower_subprogram(low, body, consts + state)
+    grow = [f"{cap} = min(2 * {cap}, {slots})"]
+    for s, a in zip(snaps + [marks], carry_avals + [None]):
+        shape, dtype = ((f"{cap} + 2",), np.dtype(np.int64)) if a is None else ((cap,) + a.shape, a.dtype)
+        grow += [f"{s}_grown = np.empty(({', '.join(map(str, shape))},), np.{dtype.name})",
+                 f"{s}_grown[:{s}.shape[0]] = {s}", f"{s} = {s}_grown"]
+    loop = test + [f"if not {pred}:", "    break",
+                   f"if {i} % {stride} == 0:",
+                   f"    if {count} == {slots}:     # full: keep every other snapshot, double the stride",
+                   f"        for {k} in range(0, {count}, 2):",
+                   f"            {marks}[2 + {k} // 2] = {marks}[2 + {k}]"]
+    loop += [f"            {s}[{k} // 2] = {s}[{k}]" for s in snaps]
+    loop += [f"        {count} = ({count} + 1) // 2",
+             f"        {stride} *= 2",
+             f"    if {i} % {stride} == 0:",
+             f"        if {count} == {cap}:"] + ["            " + line for line in grow]
+    loop += [f"        {s}[{count}] = {c}" for s, c in zip(snaps, state)]
+    loop += [f"        {marks}[2 + {count}] = {i}", f"        {count} += 1"] + stmts
+    loop += _assign(state, [_owned(r, v, _foreign(body, nc, nk)) for r, v in zip(results, body.outvars)])
+    loop += [f"{i} += 1"]
+    lines = [f"# while_loop keeping at most {slots} snapshots (online checkpointing)",
+             f"{cap} = {first}", _alloc(marks, (first + 2,), np.dtype(np.int64))]
+    lines += [_alloc(s, (first,) + a.shape, a.dtype) for s, a in zip(snaps, carry_avals)]
+    lines += [f"{s} = {_copy(x, a)}" for s, x, a in zip(state, init, carry_avals)]
+    lines += [f"{count} = 0", f"{stride} = 1", f"{i} = 0", "while True:"] + _indent(loop)
+    return lines + [f"{marks}[0] = {count}", f"{marks}[1] = {i}"]
 
 
 def lower_loop_adjoint(low, eqn):
@@ -151,10 +175,10 @@ def lower_loop_adjoint(low, eqn):
         return
     marks, count, stop = tape[nk], low.fresh_temp("_n"), low.fresh_temp("_e")
     lines = ["# reverse pass of a while_loop: Revolve on each stretch between snapshots, last first"] + lines
-    lines += [f"{count} = {marks}[{slots}]"]
+    lines += [f"{count} = {marks}[0]"]
     lines += [f"{c} = {_copy(f'{s}[0]', a)}" for c, s, a in zip(state, snaps, carry_avals)]   # typed before the loop
-    stretch = [f"{stop} = {marks}[{first_slot} + 1] if {first_slot} + 1 < {count} else {marks}[{slots + 1}]",
-               f"{first_step} = {marks}[{first_slot}]",
+    stretch = [f"{stop} = {marks}[{first_slot} + 3] if {first_slot} + 1 < {count} else {marks}[1]",
+               f"{first_step} = {marks}[{first_slot} + 2]",
                f"{machine} = _revolve_init({stop} - {first_step}, {slots} - {first_slot})",
                f"{pos} = 0"]
     stretch += [f"{c} = {_copy(f'{s}[{first_slot}]', a)}" for c, s, a in zip(state, snaps, carry_avals)]

@@ -19,8 +19,9 @@ Programs:  body     (consts, carries, x slices) -> (carries, y slices)   the pri
            adjoint  (its consts, consts, carries, x slices, carry cotangents, y cotangent slices)
                         -> (linear-const cotangents, carry cotangents, x slice cotangents)
 Tape:      scan: snapshots (one array (slots, ...) per carry), the Revolve machine, the state at
-           the last step;  while_loop: snapshots and marks (the step of each snapshot, then the
-           snapshot count and the trip count).
+           the last step;  while_loop: snapshots and marks (the snapshot count, the trip count,
+           then the step of each snapshot; the compiled loop's arrays start short and grow up to
+           `slots`).
 """
 import numpy as np
 
@@ -71,21 +72,21 @@ def _forward_impl(*args, kind, body, cond, num_cond_consts, num_consts, num_carr
             snap[slot] = value
 
     if kind == "while":
-        marks, count, stride, i = np.zeros(slots + 2, np.int64), 0, 1, 0
+        marks, count, stride, i = np.zeros(slots + 2, np.int64), 0, 1, 0     # [count, trip count, steps...]
         while eval_program(cond, cond_consts + state)[0]:
             if i % stride == 0:
                 if count == slots:             # full: keep every other snapshot, double the stride
                     for k in range(0, count, 2):
-                        marks[k // 2] = marks[k]
+                        marks[2 + k // 2] = marks[2 + k]
                         keep(k // 2, [s[k] for s in snaps])
                     count, stride = (count + 1) // 2, 2 * stride
                 if i % stride == 0:
                     keep(count, state)
-                    marks[count] = i
+                    marks[2 + count] = i
                     count += 1
             state = step(state, i)
             i += 1
-        marks[slots], marks[slots + 1] = count, i
+        marks[0], marks[1] = count, i
         out = [_concrete(c, v.aval) for c, v in zip(state, body.outvars)]
         return out + snaps + [marks]
 
@@ -244,11 +245,11 @@ def _adjoint_impl(*args, kind, body, adjoint, num_adjoint_consts, num_consts, nu
             ct = reverse_stretch(machine, last, 0, 0, length - 1, ct)
     else:
         marks = tape[num_carry]
-        count, n = int(marks[slots]), int(marks[slots + 1])
+        count, n = int(marks[0]), int(marks[1])
         for j in range(count - 1, -1, -1):          # the stretches between snapshots, last first
-            end = marks[j + 1] if j + 1 < count else n
-            machine = rv.revolve_init(end - marks[j], slots - j)
-            ct = reverse_stretch(machine, [s[j] for s in snaps], int(marks[j]), j, 0, ct)
+            end = marks[2 + j + 1] if j + 1 < count else n
+            machine = rv.revolve_init(end - marks[2 + j], slots - j)
+            ct = reverse_stretch(machine, [s[j] for s in snaps], int(marks[2 + j]), j, 0, ct)
     return ([_concrete(c, a) for c, a in zip(ct, out_avals[n_lc:n_lc + n_lk])]
             + [_concrete(a, v) for a, v in zip(acc, out_avals[:n_lc])] + ct_xs)
 
