@@ -5,6 +5,7 @@ import numpy as np
 
 from . import pytree
 from .api import _directional, _jit, _wrt_mask
+from .checkpointing import parse_budget
 from .dispatch import Signature, _argnums_tuple, _aval, _decorator, _is_dynamic
 from .errors import filter_traceback
 from .ir import ShapedArray
@@ -22,8 +23,9 @@ class _Jacobian:
     Concrete calls reuse one compiled directional kernel; inside another transformation the
     directions are inlined into the trace."""
 
-    def __init__(self, fun, argnums, has_aux, mode):
+    def __init__(self, fun, argnums, has_aux, mode, memory_budget=None):
         self.fun, self.argnums, self.has_aux, self.mode = fun, argnums, has_aux, mode
+        self.memory_budget = None if memory_budget is None else parse_budget(memory_budget)
         self.forward = _jit(fun, has_aux, "jacfwd" if mode == "jvp" else "jacrev")
         functools.update_wrapper(self, fun, updated=())
 
@@ -47,7 +49,7 @@ class _Jacobian:
         out = result[0] if self.has_aux else result
         out_leaves, out_tree = pytree.flatten(out)
         out_avals = [_aval(leaf) if _is_dynamic(leaf) else ShapedArray((), np.float64) for leaf in out_leaves]
-        directional = _directional(self.fun, self.argnums, self.mode, self.has_aux)
+        directional = _directional(self.fun, self.argnums, self.mode, self.has_aux, self.memory_budget)
         forward = self.mode == "jvp"
         # parts[o][i]: derivatives of output leaf o wrt input leaf i, one per basis direction:
         # columns (one per input element) in forward mode, rows (one per output element) in reverse
@@ -90,12 +92,13 @@ def jacfwd(fun, argnums=0, has_aux=False):
 
 
 @_decorator
-def jacrev(fun, argnums=0, has_aux=False):
-    """The Jacobian by reverse mode: one VJP per output element. Shape: out.shape + in.shape."""
-    return _Jacobian(fun, argnums, has_aux, "vjp")
+def jacrev(fun, argnums=0, has_aux=False, memory_budget=None):
+    """The Jacobian by reverse mode: one VJP per output element. Shape: out.shape + in.shape.
+    `memory_budget` bounds what the reverse pass stores per loop."""
+    return _Jacobian(fun, argnums, has_aux, "vjp", memory_budget)
 
 
 @_decorator
-def hessian(fun, argnums=0, has_aux=False):
-    """Forward-over-reverse: jacfwd(jacrev(f))."""
-    return jacfwd(jacrev(fun, argnums, has_aux), argnums, has_aux)
+def hessian(fun, argnums=0, has_aux=False, memory_budget=None):
+    """Forward-over-reverse: jacfwd(jacrev(f)); `memory_budget` as for jacrev."""
+    return jacfwd(jacrev(fun, argnums, has_aux, memory_budget), argnums, has_aux)

@@ -182,7 +182,7 @@ def test_budget_strings():
 
 
 def test_second_order_through_checkpointed_loops():
-    from compiler import hessian, jacfwd
+    from compiler import hessian, jacfwd, jacrev
 
     def traced(x, n):
         return fori_loop(0, n, lambda i, s: 0.8 * np.sin(s) + x * s / (i + 1.0), x)
@@ -197,6 +197,12 @@ def test_second_order_through_checkpointed_loops():
     stored = hessian(lambda p: lotka_volterra(p, xs))(P)
     ckpt = hessian(lambda p: lotka_volterra(p, xs, 3 * STATE))(P)
     np.testing.assert_allclose(ckpt, stored, rtol=1e-12, atol=1e-14)
+    budgeted = hessian(lambda p: lotka_volterra(p, xs), memory_budget=3 * STATE)
+    np.testing.assert_allclose(budgeted(P), stored, rtol=1e-12, atol=1e-14)
+    with disable_jit():                       # the budget reaches jacrev's reverse pass: it recomputes
+        checkpoint.stats.update(forward_steps=0)
+        jacrev(lambda p: lotka_volterra(p, xs), memory_budget=3 * STATE)(P)
+        assert checkpoint.stats["forward_steps"] > 0
     with pytest.raises(DifferentiationError, match=r"hessian\(f\) or jacfwd\(grad\(f\)\)"):
         grad(grad(traced))(x, np.int64(6))
 
