@@ -1,10 +1,11 @@
 """How much a reverse pass through a loop may store: the memory budget and each loop's plan.
 
 A loop's adjoint needs per-step values of its forward pass.  Per loop, from the budget:
-- "residuals": every step's residuals are stored (fastest); chosen when they fit;
-- "checkpoints": only carried states are stored, in `slots` snapshots, and each step's residuals
-  are recomputed from its state; with a snapshot per step that is one extra forward evaluation
-  per step, with fewer it is binomial checkpointing (Revolve, compiler/revolve.py).  A while_loop,
+- "residuals": every step's residuals are stored;
+- "states": the carried state of every step is stored and each step's residuals are recomputed
+  from it (one extra forward evaluation per step, less memory traffic);
+- "checkpoints": only `slots` snapshots of the state are stored: binomial checkpointing (Revolve,
+  compiler/revolve.py) with the fewest forward steps there are.  A while_loop,
   whose trip count is known only when it ends, always works this way (online checkpointing).
 The budget is bytes per loop: `grad(f, memory_budget="256MB")`, a loop's own `memory_budget=`,
 or GRADJIT_MEMORY_BUDGET; by default a quarter of physical memory.
@@ -14,6 +15,8 @@ import os
 import re
 import threading
 
+CACHED_RESIDUALS = 1 << 20         # bytes of stacked residuals that stay cheap to store and read back
+RECOMPUTE_RATIO = 4                # residuals this many times the state: recompute them instead
 MAX_SLOTS = 1 << 16                # snapshots of a while_loop at most (1 MiB for two float64 numbers)
 _UNITS = {"": 1, "b": 1, "kb": 10 ** 3, "mb": 10 ** 6, "gb": 10 ** 9, "tb": 10 ** 12,
           "kib": 2 ** 10, "mib": 2 ** 20, "gib": 2 ** 30, "tib": 2 ** 40}
@@ -71,10 +74,16 @@ def nbytes(avals):
 
 
 def scan_plan(length, residual_bytes, state_bytes, budget):
-    """(strategy, snapshots) for a scan: residuals if they fit, else as many state snapshots as
-    the budget holds (at least one)."""
-    if length * residual_bytes <= budget:
+    """(strategy, snapshots) for a scan:
+    "residuals" when they fit the budget and stacking them is cheap (they fit in cache, or are
+    not much bigger than the state); "states" when the state fits: stacking it and recomputing
+    each step's residuals moves less memory, which for a loop of cheap steps is faster (measured:
+    benchmarks/RESULTS.md); else "checkpoints", with as many snapshots as the budget holds."""
+    stacked = length * residual_bytes
+    if stacked <= budget and (stacked <= CACHED_RESIDUALS or residual_bytes <= RECOMPUTE_RATIO * state_bytes):
         return "residuals", 0
+    if length * state_bytes <= budget:
+        return "states", 0
     return "checkpoints", max(1, min(length, budget // max(state_bytes, 1)))
 
 
@@ -109,9 +118,11 @@ def describe_loops(program):
                 else:
                     lines.append(f"{where}while_loop: up to {p['slots']} snapshots ({_fmt(p['slots'] * state)}), "
                                  "online; each step's residuals recomputed, Revolve between snapshots")
-            elif eqn.prim is scan_p and any(o.aval.shape[:1] == (p["length"],) for o in eqn.outputs[p["num_carry"]:]):
-                ys = nbytes([o.aval for o in eqn.outputs[p["num_carry"]:]])
-                lines.append(f"{where}scan of {p['length']} steps: every step's residuals and outputs stored ({_fmt(ys)})")
+            elif eqn.prim is scan_p and p.get("stacks"):
+                ys = _fmt(nbytes([v.aval for v in eqn.outputs[p["num_carry"]:]]))
+                what = ("the state of every step, and recomputes each step's residuals from it"
+                        if p["stacks"] == "states" else "every step's residuals")
+                lines.append(f"{where}scan of {p['length']} steps: stores {what} ({ys} with its outputs)")
             elif eqn.prim in (scan_p, while_p):
                 lines.append(f"{where}{eqn.prim.name}: nothing stored")
             if isinstance(p.get("body"), type(program)):

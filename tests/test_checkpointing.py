@@ -88,7 +88,7 @@ def test_revolve_formula_is_the_optimum():
     assert rv.advances(10 ** 4, 100) == 24747            # 3.47x the forward steps in all, with the n recordings
 
 
-@pytest.mark.parametrize("n, snapshots", [(1, 1), (2, 1), (17, 2), (40, 3), (40, 40)])
+@pytest.mark.parametrize("n, snapshots", [(1, 1), (2, 1), (17, 2), (40, 3), (40, 39)])
 def test_forward_steps_equal_revolve(n, snapshots):
     xs = np.linspace(0.0, 1.0, n)
     f = grad(lambda p, x: lotka_volterra(p, x, STATE * snapshots))
@@ -97,7 +97,7 @@ def test_forward_steps_equal_revolve(n, snapshots):
         g = f(P, xs)
         steps = dict(checkpoint.stats)
     close([g], [grad(unrolled)(P, xs)])
-    if n * 8 * 6 <= STATE * snapshots:      # residuals fit: nothing recomputed
+    if n * STATE <= STATE * snapshots:      # a state per step fits: plain loops, nothing counted here
         return
     # Revolve's advances, the primal pass's last step, and one recording run per step
     assert steps == {"forward_steps": rv.advances(n, snapshots) + 1, "adjoint_steps": n}

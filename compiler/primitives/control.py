@@ -11,7 +11,9 @@ dead-code pruning, and the lowering (compiler/lowering/control.py).
 
     scan      inputs: consts, initial carries, xs (scanned along axis 0)
               params: body (consts, carries, x slices -> new carries, y slices), num_consts,
-                      num_carry, length, reverse
+                      num_carry, length, reverse, memory_budget (None: the transform's),
+                      stacks (a primal scan of reverse mode: what its extra ys are, "residuals"
+                      or "states"; for reports)
               outputs: final carries, ys stacked along a new axis 0
     while_loop inputs: cond consts, body consts, initial carries
               params: cond (consts, carries -> bool scalar), body (consts, carries -> carries),
@@ -84,7 +86,7 @@ def _program(invars, eqns, outvars):
 
 # ================================================================ scan
 
-def _scan_impl(*args, body, num_consts, num_carry, length, reverse, memory_budget=None):
+def _scan_impl(*args, body, num_consts, num_carry, length, reverse, memory_budget=None, stacks=None):
     from ..interpreter import eval_program
     consts, carry, xs = _cut(args, num_consts, num_carry)
     steps = range(length - 1, -1, -1) if reverse else range(length)
@@ -99,7 +101,7 @@ def _scan_impl(*args, body, num_consts, num_carry, length, reverse, memory_budge
     return [_concrete(c, v.aval) for c, v in zip(carry, body.outvars)] + ys
 
 
-def _scan_rule(*avals, body, num_consts, num_carry, length, reverse, memory_budget=None):
+def _scan_rule(*avals, body, num_consts, num_carry, length, reverse, memory_budget=None, stacks=None):
     _check(isinstance(length, int) and length >= 0, f"scan: length must be a non-negative int, got {length!r}")
     _check(len(avals) == len(body.invars), f"scan: {len(avals)} operands for a body of {len(body.invars)} inputs")
     consts, carry, xs = _cut(avals, num_consts, num_carry)
@@ -116,7 +118,7 @@ def _scan_rule(*avals, body, num_consts, num_carry, length, reverse, memory_budg
 scan_p = ControlPrimitive("scan", _scan_impl, _scan_rule, multiple_results=True)
 
 
-def _scan_jvp(primals, tangents, *, body, num_consts, num_carry, length, reverse, memory_budget=None):
+def _scan_jvp(primals, tangents, *, body, num_consts, num_carry, length, reverse, memory_budget=None, stacks=None):
     from ..transforms.subprograms import jvp_subprogram
     nc, nk = num_consts, num_carry
     n, ny = len(body.invars), len(body.outvars) - nk
@@ -147,7 +149,9 @@ def _scan_partial_eval(eqn, linear_in):
 
     The linear scan reads what it needs from the primal computation (residuals): loop-invariant
     ones are computed once before the loop, scanned inputs and constants are passed as they are,
-    and only values that change per step are stacked by the primal scan."""
+    and only values that change per step are stacked by the primal scan.  The plan
+    (compiler/checkpointing.py) may instead stack the carried state and have the linear scan
+    recompute each step's residuals from it, or keep only snapshots (checkpoint.py)."""
     from ..transforms.partial_eval import is_linear, split_eqns
     from ..transforms.subprograms import bind_eqns, residuals, trace_closed
     p = eqn.params
@@ -180,6 +184,7 @@ def _scan_partial_eval(eqn, linear_in):
                                 current_budget(p.get("memory_budget")))
     if strategy == "checkpoints":
         return checkpoint_split(eqn, "scan", body, nc, nk, lin_in, out_lin, primal_eqns, linear_eqns, slots)
+    recompute = strategy == "states"      # stack the state; the linear scan recomputes the residuals
 
     # loop-invariant residuals: their equations, copied out of the body, run once before the loop
     needed, chosen = set(res_hoist), []
@@ -197,6 +202,8 @@ def _scan_partial_eval(eqn, linear_in):
     known, unknown = list(hoisted), []
     primal_in = [v for v, f in zip(body.invars, lin_in) if not f]
     primal_out = [v for v, f in zip(body.outvars, out_lin) if not f]
+    if recompute:
+        res_stack = state
     if primal_out or res_stack:
         def primal_fn(*args):
             read = bind_eqns(primal_eqns, dict(zip(primal_in, args)))
@@ -204,29 +211,34 @@ def _scan_partial_eval(eqn, linear_in):
         pbody = trace_closed(primal_fn, _avals(primal_in))
         stacked = [Var(ShapedArray((p["length"],) + r.aval.shape, r.aval.dtype)) for r in res_stack]
         known.append(Eqn(scan_p, [outer[v] for v in primal_in],
-                         dict(p, body=pbody, num_consts=nc - sum(lin_in[:nc]),
-                              num_carry=nk - sum(carry_lin)),
+                         dict(p, body=pbody, num_consts=nc - sum(lin_in[:nc]), num_carry=nk - sum(carry_lin),
+                              stacks=("states" if recompute else "residuals") if res_stack else None),
                          [o for o, f in zip(eqn.outputs, out_lin) if not f] + stacked, eqn.source))
         outer.update(zip(res_stack, stacked))
     if any(out_lin):
         lin_consts = [v for v, f in zip(body.invars[:nc], lin_in) if f]
         lin_carry = [v for v, f in zip(body.invars[nc:nc + nk], carry_lin) if f]
         lin_xs = [v for v, f in zip(body.invars[nc + nk:], lin_in[nc + nk:]) if f]
+        if recompute:           # every primal input, to recompute the step's residuals from
+            res_const = [v for v, f in zip(body.invars[:nc], lin_in) if not f]
+            res_xs = [v for v, f in zip(body.invars[nc + nk:], lin_in[nc + nk:]) if not f]
         consts_in = res_hoist + res_const + lin_consts
         xs_in = res_stack + res_xs + lin_xs
         linear_out = [v for v, f in zip(body.outvars, out_lin) if f]
+        hoisted_vars = set(res_hoist)
+        recomputed = [e for e in primal_eqns if not hoisted_vars.issuperset(e.outputs)] if recompute else []
 
         def linear_fn(*args):
-            read = bind_eqns(linear_eqns, dict(zip(consts_in + lin_carry + xs_in, args)))
+            read = bind_eqns(recomputed + linear_eqns, dict(zip(consts_in + lin_carry + xs_in, args)))
             return [read(v) for v in linear_out]
         lbody = trace_closed(linear_fn, _avals(consts_in + lin_carry + xs_in))
         unknown.append(Eqn(scan_p, [outer[v] for v in consts_in + lin_carry + xs_in],
-                           dict(p, body=lbody, num_consts=len(consts_in), num_carry=len(lin_carry)),
+                           dict(p, body=lbody, num_consts=len(consts_in), num_carry=len(lin_carry), stacks=None),
                            [o for o, f in zip(eqn.outputs, out_lin) if f], eqn.source))
     return known, unknown
 
 
-def _scan_transpose(cts, *args, body, num_consts, num_carry, length, reverse, memory_budget=None):
+def _scan_transpose(cts, *args, body, num_consts, num_carry, length, reverse, memory_budget=None, stacks=None):
     """The adjoint of a linear scan: a scan in the opposite direction running the transposed body,
     carrying the cotangents of the carries and accumulating those of linear constants."""
     from ..transforms.subprograms import trace_program
