@@ -155,7 +155,85 @@ def _build_kernels():
             gy = ngy
         return ga, gb, gc, gd
 
+    @jit
+    def rk4_grad(theta, obs, dt, x0, y0):
+        """Forward pass storing the states; reverse pass recomputing each step's stages."""
+        a, b, c, d = theta[0], theta[1], theta[2], theta[3]
+        n = obs.shape[0]
+        xs = np.empty(n + 1)
+        ys = np.empty(n + 1)
+        xs[0], ys[0] = x0, y0
+        for k in range(n):
+            x, y = xs[k], ys[k]
+            k1x, k1y = a * x - b * x * y, d * x * y - c * y
+            x2, y2 = x + dt / 2 * k1x, y + dt / 2 * k1y
+            k2x, k2y = a * x2 - b * x2 * y2, d * x2 * y2 - c * y2
+            x3, y3 = x + dt / 2 * k2x, y + dt / 2 * k2y
+            k3x, k3y = a * x3 - b * x3 * y3, d * x3 * y3 - c * y3
+            x4, y4 = x + dt * k3x, y + dt * k3y
+            k4x, k4y = a * x4 - b * x4 * y4, d * x4 * y4 - c * y4
+            xs[k + 1] = x + dt / 6 * (k1x + 2 * k2x + 2 * k3x + k4x)
+            ys[k + 1] = y + dt / 6 * (k1y + 2 * k2y + 2 * k3y + k4y)
+        g = np.zeros(4)
+        lx = ly = 0.0
+        for k in range(n - 1, -1, -1):
+            lx += 2.0 * (xs[k + 1] - obs[k])
+            x, y = xs[k], ys[k]
+            k1x, k1y = a * x - b * x * y, d * x * y - c * y
+            x2, y2 = x + dt / 2 * k1x, y + dt / 2 * k1y
+            k2x, k2y = a * x2 - b * x2 * y2, d * x2 * y2 - c * y2
+            x3, y3 = x + dt / 2 * k2x, y + dt / 2 * k2y
+            k3x, k3y = a * x3 - b * x3 * y3, d * x3 * y3 - c * y3
+            x4, y4 = x + dt * k3x, y + dt * k3y
+            # adjoints of the stages k1..k4 (weights dt/6, dt/3, dt/3, dt/6), then back through
+            # k4 = f(s4), s4 = s + dt k3, k3 = f(s3), s3 = s + dt/2 k2, ..., k1 = f(s)
+            nx, ny = lx, ly
+            m1x, m1y = dt / 6 * lx, dt / 6 * ly
+            m2x, m2y = dt / 3 * lx, dt / 3 * ly
+            m3x, m3y = dt / 3 * lx, dt / 3 * ly
+            m4x, m4y = dt / 6 * lx, dt / 6 * ly
+            # stage 4
+            g[0] += x4 * m4x
+            g[1] -= x4 * y4 * m4x
+            g[2] -= y4 * m4y
+            g[3] += x4 * y4 * m4y
+            px, py = (a - b * y4) * m4x + d * y4 * m4y, -b * x4 * m4x + (d * x4 - c) * m4y
+            m3x += dt * px
+            m3y += dt * py
+            nx += px
+            ny += py
+            # stage 3
+            g[0] += x3 * m3x
+            g[1] -= x3 * y3 * m3x
+            g[2] -= y3 * m3y
+            g[3] += x3 * y3 * m3y
+            px, py = (a - b * y3) * m3x + d * y3 * m3y, -b * x3 * m3x + (d * x3 - c) * m3y
+            m2x += dt / 2 * px
+            m2y += dt / 2 * py
+            nx += px
+            ny += py
+            # stage 2
+            g[0] += x2 * m2x
+            g[1] -= x2 * y2 * m2x
+            g[2] -= y2 * m2y
+            g[3] += x2 * y2 * m2y
+            px, py = (a - b * y2) * m2x + d * y2 * m2y, -b * x2 * m2x + (d * x2 - c) * m2y
+            m1x += dt / 2 * px
+            m1y += dt / 2 * py
+            nx += px
+            ny += py
+            # stage 1
+            g[0] += x * m1x
+            g[1] -= x * y * m1x
+            g[2] -= y * m1y
+            g[3] += x * y * m1y
+            nx += (a - b * y) * m1x + d * y * m1y
+            ny += -b * x * m1x + (d * x - c) * m1y
+            lx, ly = nx, ny
+        return g
+
     return {
+        "ode-rk4": rk4_grad,
         "rosenbrock": rosenbrock_grad,
         "elementwise": elementwise_grad,
         "logreg": logreg_grad,
@@ -177,9 +255,12 @@ def make_grad_fn(workload):
     """A callable with the workload's signature returning its gradient, or None."""
     family = workload.family
     if family not in ("rosenbrock", "elementwise", "logreg", "mlp",
-                      "lennard-jones", "tiny", "ode"):
+                      "lennard-jones", "tiny", "ode", "ode-rk4"):
         return None
     k = kernels()[family]
+    if family == "ode-rk4":
+        x0, y0 = W.RK4_STATE
+        return lambda theta, obs: k(theta, obs, W.RK4_DT, x0, y0)
     if family == "logreg":
         lam = W.LOGREG_LAMBDA
         return lambda w, X, y: k(w, X, y, lam)

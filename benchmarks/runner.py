@@ -133,8 +133,8 @@ def run_workload(workload, contenders, config, notes, bar, seed):
         bar.set_description(f"{workload.name}: {c.key} (first call)")
         res = Result(c.key, c.label, OK, is_gradjit=c.is_gradjit, computes_grad=c.computes_grad)
         results[c.key] = res
-        if notes[c.key]:
-            res.status, res.message = SKIPPED, notes[c.key]
+        if notes[c.key] or c.key in workload.skip:
+            res.status, res.message = SKIPPED, notes[c.key] or workload.skip[c.key]
             continue
         try:
             with deadline(config.first_call_timeout_s, "first call"):

@@ -29,6 +29,7 @@ class Workload:
     make_inputs: Callable[[int], tuple]  # seed -> positional arguments of fun
     argnums: Union[int, Tuple[int, ...]] = 0
     params: dict = field(default_factory=dict)  # sizes, for the report
+    skip: dict = field(default_factory=dict)  # contender key -> why it does not run this size
 
     def inputs(self, seed=SEED):
         return self.make_inputs(seed)
@@ -202,6 +203,63 @@ def _ode_inputs(seed):
 
 
 # --------------------------------------------------------------------------
+# RK4 integration of Lotka-Volterra written with scan, loss against observations
+
+RK4_DT = 0.001
+RK4_STATE = (10.0, 5.0)
+
+
+def python_scan(stack):
+    """`scan(f, init, xs)` as a Python loop, stacking the ys with `stack`: the loop of the
+    contenders without one that the source can use (PyTorch, autograd; JAX uses lax.scan)."""
+    def scan(f, init, xs):
+        carry, ys = init, []
+        for x in xs:
+            carry, y = f(carry, x)
+            ys.append(y)
+        return carry, stack(ys)
+    return scan
+
+
+def rk4_loss(theta, obs):
+    """Squared misfit of the prey trajectory against `obs`, one RK4 step per observation."""
+    a, b, c, d = theta[0], theta[1], theta[2], theta[3]
+
+    def f(x, y):
+        return a * x - b * x * y, d * x * y - c * y
+
+    def step(state, target):
+        x, y = state
+        k1 = f(x, y)
+        k2 = f(x + RK4_DT / 2 * k1[0], y + RK4_DT / 2 * k1[1])
+        k3 = f(x + RK4_DT / 2 * k2[0], y + RK4_DT / 2 * k2[1])
+        k4 = f(x + RK4_DT * k3[0], y + RK4_DT * k3[1])
+        x = x + RK4_DT / 6 * (k1[0] + 2 * k2[0] + 2 * k3[0] + k4[0])
+        y = y + RK4_DT / 6 * (k1[1] + 2 * k2[1] + 2 * k3[1] + k4[1])
+        return (x, y), (x - target) ** 2
+
+    _, err = scan(step, RK4_STATE, obs)
+    return np.sum(err)
+
+
+def _rk4_inputs(steps):
+    def make(seed):
+        rng = np.random.default_rng(seed)
+        theta = np.array([1.1, 0.4, 0.4, 0.1]) * (1.0 + 0.05 * rng.standard_normal(4))
+        obs = 10.0 + np.sin(np.linspace(0.0, 20.0, steps)) + 0.1 * rng.standard_normal(steps)
+        return (theta, obs)
+    return make
+
+
+PYTHON_LOOP_CONTENDERS = ("gradjit-eager", "numpy-forward", "torch", "autograd")
+
+
+def scan(f, init, xs):          # gradjit's scan; contenders.rebind swaps in the contender's own loop
+    from compiler import scan as gradjit_scan
+    return gradjit_scan(f, init, xs)
+
+
+# --------------------------------------------------------------------------
 # Registry
 
 DEFAULT_SIZES = {
@@ -211,6 +269,7 @@ DEFAULT_SIZES = {
     "mlp": [(256, 64, 256)],
     "lennard-jones": [256, 1_024],
     "ode": [100],
+    "ode-rk4": [1_000, 10_000, 100_000],
 }
 
 QUICK_SIZES = {
@@ -220,6 +279,7 @@ QUICK_SIZES = {
     "mlp": [(16, 8, 16)],
     "lennard-jones": [16],
     "ode": [20],
+    "ode-rk4": [100],
 }
 
 
@@ -253,6 +313,12 @@ def make_workloads(quick=False):
         out.append(Workload(f"ode-lotka-volterra-T{steps}", "ode", steps,
                             f"Lotka-Volterra, {steps} explicit Euler steps, grad wrt 4 params",
                             make_lotka_volterra(steps), _ode_inputs, (0, 1, 2, 3), {"T": steps}))
+    for steps in sizes["ode-rk4"]:
+        python_loop = f"a Python loop of {steps:,} steps: timed at the smallest T only (it scales linearly)"
+        skip = {} if steps == min(sizes["ode-rk4"]) else dict.fromkeys(PYTHON_LOOP_CONTENDERS, python_loop)
+        out.append(Workload(f"ode-rk4-scan-T{steps}", "ode-rk4", steps,
+                            f"Lotka-Volterra, {steps:,} RK4 steps written with scan, grad wrt 4 params",
+                            rk4_loss, _rk4_inputs(steps), 0, {"T": steps}, skip))
     return out
 
 
