@@ -6,8 +6,8 @@ them to fused native kernels with Numba.
 """
 from .control_flow import cond, fori_loop, scan, switch, while_loop
 from .api import disable_jit, grad, jit, jvp, make_ir, set_cache_size, stop_gradient, value_and_grad, vjp
-from .diagnostics import (DisconnectedGradientWarning, RecompileWarning, config, debug_nans, log_compiles,
-                          strict_gradients)
+from .diagnostics import (DisconnectedGradientWarning, RecompileWarning, UnrolledLoopWarning, config, debug_nans,
+                          log_compiles, strict_gradients)
 from .errors import (DifferentiationError, GradjitError, MissingRuleError, RandomInTraceError, ShapeError,
                      TracingError, UnsupportedDtypeError, UnsupportedFunctionError)
 from .jacobians import hessian, jacfwd, jacrev
@@ -17,4 +17,4 @@ __all__ = ["grad", "value_and_grad", "jvp", "vjp", "jacfwd", "jacrev", "hessian"
            "config", "log_compiles", "debug_nans", "strict_gradients",
            "GradjitError", "TracingError", "UnsupportedFunctionError", "UnsupportedDtypeError", "ShapeError",
            "DifferentiationError", "MissingRuleError", "RandomInTraceError",
-           "DisconnectedGradientWarning", "RecompileWarning"]
+           "DisconnectedGradientWarning", "RecompileWarning", "UnrolledLoopWarning"]

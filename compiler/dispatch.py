@@ -23,7 +23,7 @@ import weakref
 import numpy as np
 
 from . import captures, pytree
-from .diagnostics import compile_log, nans
+from .diagnostics import compile_log, nans, unrolled
 from .diagnostics.config import config as _diagnostics
 from .diagnostics.names import leaf_names
 from .errors import filter_traceback, surface
@@ -182,7 +182,9 @@ def trace_to_program(fun, sig, has_aux=False):
             if not _is_dynamic(leaf) and not isinstance(leaf, (int, bool)):
                 raise TypeError(f"{_name(fun)} returned a {type(leaf).__name__}; functions traced by gradjit "
                                 "must return arrays, numbers, or tuples/lists/dicts of them")
-        return b.finish(out_leaves), out_tree
+        prog = b.finish(out_leaves)
+    unrolled.check(prog, _name(fun))
+    return prog, out_tree
 
 
 def _name(fun):

@@ -6,6 +6,7 @@ that the kernel source does not grow with the trip count.
 Most checks run under disable_jit (the reference interpreter runs the sub-programs); a few
 compiled kernels are compared against it."""
 import re
+import warnings
 
 import numpy as np
 import pytest
@@ -549,3 +550,22 @@ def test_second_order_through_cond_whose_operand_has_no_tangent_in_the_outer_pas
     mask = x0 <= x1                                     # [False, True]: v = [x1, x2[1]], sum > 0
     gg = grad(lambda x2: np.sum(grad(loss, argnums=2)(x0, x1, x2)))(x2)
     close(gg, np.where(mask, -2.0 * np.sin(x2), 0.0), rtol=1e-12)
+
+
+def test_a_long_unrolled_loop_warns_once_naming_its_line(monkeypatch):
+    from compiler import UnrolledLoopWarning
+    monkeypatch.setenv("GRADJIT_UNROLLED_WARNING", "60")
+
+    def euler(x):
+        for _ in range(40):
+            x = x + 0.01 * np.sin(x)      # three equations a step
+        return x
+
+    line = _line_of(euler, "x = x + 0.01")
+    with pytest.warns(UnrolledLoopWarning, match=r"120 equations[\s\S]*fori_loop or compiler.scan") as caught:
+        jit(euler)(0.5)
+    assert [(w.filename, w.lineno) for w in caught if w.category is UnrolledLoopWarning] == [(__file__, line)]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", UnrolledLoopWarning)
+        jit(euler)(np.ones(2))            # a new signature: traced again, not warned again
+        jit(lambda x: fori_loop(0, 40, lambda i, v: v + 0.01 * np.sin(v), x))(0.5)

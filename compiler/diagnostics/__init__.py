@@ -5,11 +5,11 @@ disconnected-gradient warnings (`disconnected`) and memory reports (`memory`).
 Everything is switched by `config` (environment variables read at import) and context managers;
 switched off, none of it runs on the fast call path.
 """
-from .categories import DisconnectedGradientWarning, GradjitWarning, RecompileWarning
+from .categories import DisconnectedGradientWarning, GradjitWarning, RecompileWarning, UnrolledLoopWarning
 from .config import config, debug_nans, log_compiles, strict_gradients
 from .dot import Graph, GraphvizNotFound
 from .draw import draw_program
 from .memory import MemoryReport
 
 __all__ = ["config", "log_compiles", "debug_nans", "strict_gradients", "draw_program", "Graph", "MemoryReport",
-           "GradjitWarning", "DisconnectedGradientWarning", "RecompileWarning", "GraphvizNotFound"]
+           "GradjitWarning", "DisconnectedGradientWarning", "RecompileWarning", "UnrolledLoopWarning", "GraphvizNotFound"]

@@ -12,3 +12,8 @@ class DisconnectedGradientWarning(GradjitWarning):
 
 class RecompileWarning(GradjitWarning):
     """A function has been compiled for many signatures (shapes, dtypes, static values)."""
+
+
+class UnrolledLoopWarning(GradjitWarning):
+    """One source line was traced into thousands of equations: a Python loop unrolled while
+    tracing. Write it with fori_loop or scan."""
