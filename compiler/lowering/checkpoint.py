@@ -8,7 +8,7 @@ import numpy as np
 
 from ..revolve import ADVANCE, CAPO, CHECK, FIRSTURN, RESTORE, TAKESHOT, YOUTURN
 from ..transforms.simplify import dce
-from .control import _assign, _emit, _indent, _owned, lower_subprogram
+from .control import _assign, _emit, _indent, _owned, lower_subprogram, step_slice
 
 
 INITIAL_SNAPSHOTS = 64        # a while_loop's snapshot arrays start this long and double as needed
@@ -126,8 +126,8 @@ def lower_loop_adjoint(low, eqn):
     n_lc, n_lk, n_lx = p["counts"]
     n_ac, nc, nx = p["num_adjoint_consts"], p["num_consts"], p["num_xs"]
     n_tape = 2 * nk + 1 if p["kind"] == "scan" else nk + 1
-    ins = [low._operand(x) for x in eqn.inputs]
     cut = [0, n_ac, n_ac + nc, n_ac + nc + nx, n_ac + nc + nx + n_tape, n_ac + nc + nx + n_tape + n_lk]
+    ins = [low._operand(x) for x in eqn.inputs[:cut[5]]] + list(eqn.inputs[cut[5]:])   # ys cotangents: below
     aconsts, consts, xs, tape, ct_in, ct_ys = [ins[a:b] for a, b in zip(cut, cut[1:] + [len(ins)])]
     names = [low.bind_name(v) for v in eqn.outputs]
     ct, acc, ct_xs = names[:n_lk], names[n_lk:n_lk + n_lc], names[n_lk + n_lc:]
@@ -148,7 +148,8 @@ def lower_loop_adjoint(low, eqn):
     slices, ct_slices = [low.fresh_temp("_x") for _ in xs], [low.fresh_temp("_y") for _ in ct_ys]
     stmts, results = lower_subprogram(low, adjoint, aconsts + consts + state + slices + ct + ct_slices)
     turn = [f"{at} = {_step_index(f'{first_step} + {pos}', p)}"]
-    turn += [f"{s} = {x}[{at}]" for s, x in zip(slices + ct_slices, xs + ct_ys)] + stmts
+    turn += [f"{s} = {x}[{at}]" for s, x in zip(slices, xs)]
+    turn += [f"{s} = {step_slice(low, eqn, y, at)}" for s, y in zip(ct_slices, ct_ys)] + stmts
     turn += [f"{a} += {r}" for a, r in zip(acc, results[:n_lc])]
     turn += [f"{x}[{at}] = {r}" for x, r in zip(ct_xs, results[n_lc + n_lk:])]
     turn += _assign(ct, results[n_lc:n_lc + n_lk])

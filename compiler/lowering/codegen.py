@@ -384,6 +384,11 @@ class Lowering:
             for x in eqn.inputs:
                 if not isinstance(x, Var):
                     continue
+                step_value = self.same_every_step(eqn, x)
+                if step_value is not None:       # a scan reads the value itself: nothing to stack
+                    if isinstance(step_value, Var):
+                        must.add(step_value)
+                    continue
                 source = self._transposed_matrix(x) if eqn.prim.name == "matmul" else None
                 if source is not None:     # BLAS reads the transpose as a view: no copy
                     self.transposed[x] = source
@@ -430,6 +435,19 @@ class Lowering:
                     else:
                         same[x] = max(same.get(x, 0), fanout)
         return must
+
+    def same_every_step(self, eqn, x):
+        """If `x` is an input a loop `eqn` reads a slice of per step, and it only repeats one value
+        along that axis (a broadcast, e.g. the cotangent of a sum of per-step terms), that value."""
+        from .control import scanned_inputs
+        producer = self.producer.get(x)
+        if producer is None or producer.prim.name != "broadcast_in_dim" or x not in scanned_inputs(eqn):
+            return None
+        source = producer.inputs[0]
+        if producer.params["broadcast_dimensions"] != tuple(range(1, x.aval.ndim)) or \
+                source.aval.shape != x.aval.shape[1:]:
+            return None
+        return source
 
     def _transposed_matrix(self, var):
         eqn = self.producer.get(var)

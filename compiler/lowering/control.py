@@ -86,10 +86,29 @@ def lower_scan(low, eqn):
               for name, x in zip(carry_names, init)]
     lines += [f"{name} = np.empty({v.aval.shape}, np.{v.aval.dtype.name})" for name, v in zip(ys_names, eqn.outputs[nk:])]
     lines.append(f"for {step} in range({length - 1}, -1, -1):" if p["reverse"] else f"for {step} in range({length}):")
-    loop = [f"{s} = {low._operand(x)}[{step}]" for s, x in zip(slices, xs)] + stmts
+    loop = [f"{s} = {step_slice(low, eqn, x, step)}" for s, x in zip(slices, xs)] + stmts
     loop += [f"{name}[{step}] = {r}" for name, r in zip(ys_names, results[nk:])]    # before the carries move on
     loop += _assign(carry_names, [_owned(r, v, foreign) for r, v in zip(results[:nk], body.outvars[:nk])])
     _emit(low, eqn, lines + _indent(loop))
+
+
+def scanned_inputs(eqn):
+    """The inputs a loop equation reads one slice of per step (along axis 0)."""
+    p = eqn.params
+    if eqn.prim.name == "scan":
+        return eqn.inputs[p["num_consts"] + p["num_carry"]:]
+    if eqn.prim.name == "loop_adjoint":          # the cotangents of the ys (the xs are read by advances too)
+        n_tape = 2 * p["num_carry"] + 1 if p["kind"] == "scan" else p["num_carry"] + 1
+        return eqn.inputs[p["num_adjoint_consts"] + p["num_consts"] + p["num_xs"] + n_tape + p["counts"][1]:]
+    return []
+
+
+def step_slice(low, eqn, x, step):
+    """The expression for the slice of scanned input `x` a loop reads at `step`."""
+    same = low.same_every_step(eqn, x) if isinstance(x, Var) else None
+    if same is None:
+        return f"{low._operand(x)}[{step}]"
+    return low._operand(same)
 
 
 def lower_while(low, eqn):

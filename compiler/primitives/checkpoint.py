@@ -125,7 +125,13 @@ def _forward_dce(eqn, used):
     nk = p["num_carry"]
     n_tape = tape_size(p["kind"], nk)
     if any(used[len(used) - n_tape:]):
-        return eqn
+        ys_used = used[nk:len(used) - n_tape]
+        if all(ys_used):
+            return eqn
+        from ..transforms.simplify import dce        # the reverse pass needs the carries, not the ys
+        body = dce(p["body"], [True] * nk + ys_used)
+        return Eqn(checkpointed_p, eqn.inputs, dict(p, body=body),
+                   [o for o, u in zip(eqn.outputs, [True] * nk + ys_used + [True] * n_tape) if u], eqn.source)
     rule = dce_rules[scan_p if p["kind"] == "scan" else while_p]
     if p["kind"] == "scan":
         plain = Eqn(scan_p, eqn.inputs, dict(body=p["body"], num_consts=p["num_consts"], num_carry=nk,
