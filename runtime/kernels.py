@@ -23,7 +23,7 @@ from compiler.lru import LRU
 # fastmath without nnan/ninf: inf and nan keep NumPy's meaning; reassociation lets LLVM vectorise sums.
 FASTMATH = frozenset({"nsz", "arcp", "contract", "afn", "reassoc"})
 NUMBA_OPTIONS = {"nogil": True, "error_model": "numpy", "fastmath": set(FASTMATH), "cache": True}
-HEADER = "import numpy as np\n\n\n"
+HEADER = "import numpy as np\nfrom compiler.lowering import vecmath as vm\n\n\n"
 
 _compiled = LRU()     # content hash -> numba dispatcher
 _directories = {}     # GRADJIT_CACHE_DIR value -> the directory used for it
@@ -84,8 +84,9 @@ def _fingerprint():
     import llvmlite
     import numba
     import numpy
+    from compiler.lowering import vecmath
     options = sorted((k, repr(_canonical(v))) for k, v in NUMBA_OPTIONS.items())
-    return f"numba={numba.__version__} llvmlite={llvmlite.__version__} numpy={numpy.__version__} " \
+    return f"vecmath={vecmath.VERSION} numba={numba.__version__} llvmlite={llvmlite.__version__} numpy={numpy.__version__} " \
            f"python={sys.version_info[:3]} options={options}"
 
 
