@@ -38,3 +38,23 @@ def test_vecmath_gradient_matches_libm_and_interpreter():
     np.testing.assert_allclose(got, expected, rtol=1e-13, atol=1e-15)
     x32 = x.astype(np.float32)
     np.testing.assert_allclose(compiler.grad(chain)(x32), expected.astype(np.float32), rtol=2e-5, atol=1e-6)
+
+
+def test_logaddexp_special_values_and_gradient():
+    def f(a, b):
+        return np.logaddexp(a, b)
+    inf, nan = np.inf, np.nan
+    a = np.array([inf, -inf, inf, -inf, nan, 1.0, 0.5, -700.0, 3.0, 1e308, -2.0])
+    b = np.array([inf, -inf, -inf, 2.0, 1.0, nan, 0.5, -710.0, -40.0, 1e308, 5.0])
+    assert "vm.softplus(" in lower_program(compiler.make_ir(f)(a, b))
+    for dtype in (np.float64, np.float32):
+        with np.errstate(all="ignore"):
+            a_, b_ = a.astype(dtype), b.astype(dtype)
+            np.testing.assert_array_equal(compiler.jit(f)(a_, b_), np.logaddexp(a_, b_))
+    x = np.linspace(-3.0, 3.0, 11)
+    y = x[::-1].copy()
+    g = compiler.grad(lambda a, b: np.sum(np.logaddexp(a, b) ** 2), argnums=(0, 1))
+    with compiler.disable_jit():
+        expected = g(x, y)
+    for got, want in zip(g(x, y), expected):
+        np.testing.assert_allclose(got, want, rtol=1e-14)

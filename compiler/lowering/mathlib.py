@@ -13,3 +13,14 @@ def template(libm_template, vec_template):
         from ..diagnostics.config import config
         return (libm_template if config.libm else vec_template).format(*args)
     return lower
+
+
+def logaddexp_template(args, params, dtype):
+    """log(e^a + e^b) = max(a, b) + softplus(-|a - b|), as NumPy computes it; a == b (equal
+    infinities included, where a - b is nan) gives a + log 2."""
+    from ..diagnostics.config import config
+    a, b = args
+    if config.libm:
+        return f"np.logaddexp({a}, {b})"
+    ln2 = "0.6931471805599453" if dtype == "float64" else f"np.{dtype.name}(0.6931471805599453)"
+    return f"(({a} + {ln2}) if {a} == {b} else (np.maximum({a}, {b}) + vm.softplus(-abs({a} - {b}))))"

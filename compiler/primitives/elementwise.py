@@ -7,7 +7,7 @@ are scalar Python expressions with `{0}`, `{1}` ... for the operands.
 import numpy as np
 
 from ..errors import ShapeError
-from ..lowering.mathlib import template
+from ..lowering.mathlib import logaddexp_template, template
 from ..ir import ShapedArray, dtype_short
 from .core import (Primitive, add_tangents, defjvp, deflinear, deflowering, defnondiff, is_float,
                    is_undefined, jvp_rules, shape_of, transpose_rules)
@@ -71,7 +71,7 @@ arccos_p = _make("arccos", np.arccos, "np.arccos({0})")
 abs_p = _make("abs", np.abs, "abs({0})", float_only=False)
 sign_p = _make("sign", np.sign, "np.sign({0})", float_only=False)
 # composites that buy accuracy: no overflow, no nan at equal infinities, an exact derivative
-logaddexp_p = _make("logaddexp", np.logaddexp, "np.logaddexp({0}, {1})")
+logaddexp_p = _make("logaddexp", np.logaddexp, logaddexp_template)
 hypot_p = _make("hypot", np.hypot, "np.hypot({0}, {1})")
 # NumPy's floor division and remainder (the remainder takes the divisor's sign); Numba's `//` and `%`
 # on floats and ints follow the same rules, inf and nan included
