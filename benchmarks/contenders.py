@@ -123,6 +123,7 @@ class GradjitCompiled(Contender):
     key = "gradjit"
     label = "gradjit compiled"
     is_gradjit = True
+    libm = False     # kernels call gradjit's vectorisable math, not libm
 
     _UNSET = object()
 
@@ -150,6 +151,7 @@ class GradjitCompiled(Contender):
         self._fresh_cache_dir()
         import compiler
 
+        compiler.config.libm = self.libm     # read when the first call compiles the kernels
         return compiler.grad(workload.fun, argnums=workload.argnums)
 
     def cleanup(self):
@@ -164,6 +166,18 @@ class GradjitCompiled(Contender):
             self._saved_env = self._UNSET
 
 
+class GradjitLibm(GradjitCompiled):
+    """gradjit with kernels calling libm (`config.libm`): what the vectorisable math buys."""
+    key = "gradjit-libm"
+    label = "gradjit compiled, libm"
+    libm = True
+
+    def cleanup(self):
+        import compiler
+        compiler.config.libm = False
+        super().cleanup()
+
+
 def _prime_fun(x):
     return np.sum(np.sin(x) * x)
 
@@ -174,7 +188,10 @@ class GradjitEager(Contender):
     is_gradjit = True
 
     def build(self, workload):
+        import compiler
         import runtime as rt
+
+        compiler.config.libm = False     # the gradjit-libm contender before this one sets it
 
         fun = workload.fun
         argnums = argnums_tuple(workload)
@@ -419,6 +436,7 @@ class HipsAutograd(Contender):
 def all_contenders():
     return [
         GradjitCompiled(),
+        GradjitLibm(),
         GradjitEager(),
         NumpyForward(),
         NumbaHandwritten(),

@@ -24,6 +24,7 @@ from compiler.lru import LRU
 FASTMATH = frozenset({"nsz", "arcp", "contract", "afn", "reassoc"})
 NUMBA_OPTIONS = {"nogil": True, "error_model": "numpy", "fastmath": set(FASTMATH), "cache": True}
 HEADER = ("import numpy as np\n"
+          "from compiler.lowering import vecmath as vm\n"
           "from compiler.revolve import revolve_init_nb as _revolve_init, revolve_next_nb as _revolve_next\n\n\n")
 
 _compiled = LRU()     # content hash -> numba dispatcher
@@ -86,9 +87,10 @@ def _fingerprint():
     import numba
     import numpy
     from compiler import revolve
+    from compiler.lowering import vecmath
     options = sorted((k, repr(_canonical(v))) for k, v in NUMBA_OPTIONS.items())
-    return f"numba={numba.__version__} llvmlite={llvmlite.__version__} numpy={numpy.__version__} " \
-           f"python={sys.version_info[:3]} options={options} revolve={revolve.VERSION}"
+    return f"vecmath={vecmath.VERSION} numba={numba.__version__} llvmlite={llvmlite.__version__} " \
+           f"numpy={numpy.__version__} python={sys.version_info[:3]} options={options} revolve={revolve.VERSION}"
 
 
 def source_hash(source):

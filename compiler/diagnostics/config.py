@@ -6,6 +6,8 @@
     GRADJIT_STRICT_GRADIENTS=1     a gradient that cannot reach the output is an error
     GRADJIT_LONG_COMPILE_SECONDS   say so when tracing plus compiling takes longer (default 5)
     GRADJIT_RECOMPILE_WARNING      warn when a function has this many signatures (default 8)
+    GRADJIT_LIBM=1                 kernels call libm instead of gradjit's vectorisable math
+                                   (`config.libm`; applies to functions compiled afterwards)
 """
 import contextlib
 import os
@@ -40,6 +42,7 @@ class Config:
         self.strict_gradients = _flag("GRADJIT_STRICT_GRADIENTS")
         self.long_compile_seconds = _number("GRADJIT_LONG_COMPILE_SECONDS", 5.0, float)
         self.recompile_warning = _number("GRADJIT_RECOMPILE_WARNING", 8, int)
+        self.libm = _flag("GRADJIT_LIBM")
 
     @property
     def debug_nans(self):
@@ -54,7 +57,7 @@ class Config:
             self._debug_nans = value
 
     def __repr__(self):
-        names = ("log_compiles", "debug_nans", "strict_gradients", "long_compile_seconds", "recompile_warning")
+        names = ("log_compiles", "debug_nans", "strict_gradients", "long_compile_seconds", "recompile_warning", "libm")
         return "gradjit config(" + ", ".join(f"{n}={getattr(self, n)!r}" for n in names) + ")"
 
 

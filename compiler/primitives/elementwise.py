@@ -7,6 +7,7 @@ are scalar Python expressions with `{0}`, `{1}` ... for the operands.
 import numpy as np
 
 from ..errors import ShapeError
+from ..lowering.mathlib import logaddexp_template, template
 from ..ir import ShapedArray, dtype_short
 from .core import (Primitive, add_tangents, defjvp, deflinear, deflowering, defnondiff, is_float,
                    is_undefined, jvp_rules, shape_of, transpose_rules)
@@ -49,19 +50,19 @@ add_p = _make("add", np.add, "({0} + {1})", float_only=False)
 sub_p = _make("sub", np.subtract, "({0} - {1})", float_only=False)
 mul_p = _make("mul", np.multiply, "({0} * {1})", float_only=False)
 div_p = _make("div", np.divide, "({0} / {1})")
-pow_p = _make("pow", np.power, "({0} ** {1})")
+pow_p = _make("pow", np.power, template("({0} ** {1})", "vm.power({0}, {1})"))
 max_p = _make("max", np.maximum, "np.maximum({0}, {1})", float_only=False)
 min_p = _make("min", np.minimum, "np.minimum({0}, {1})", float_only=False)
 
-exp_p = _make("exp", np.exp, "np.exp({0})")
-log_p = _make("log", np.log, "np.log({0})")
-log1p_p = _make("log1p", np.log1p, "np.log1p({0})")
-expm1_p = _make("expm1", np.expm1, "np.expm1({0})")
+exp_p = _make("exp", np.exp, template("np.exp({0})", "vm.exp({0})"))
+log_p = _make("log", np.log, template("np.log({0})", "vm.log({0})"))
+log1p_p = _make("log1p", np.log1p, template("np.log1p({0})", "vm.log1p({0})"))
+expm1_p = _make("expm1", np.expm1, template("np.expm1({0})", "vm.expm1({0})"))
 sqrt_p = _make("sqrt", np.sqrt, "np.sqrt({0})")
-sin_p = _make("sin", np.sin, "np.sin({0})")
-cos_p = _make("cos", np.cos, "np.cos({0})")
+sin_p = _make("sin", np.sin, template("np.sin({0})", "vm.sin({0})"))
+cos_p = _make("cos", np.cos, template("np.cos({0})", "vm.cos({0})"))
 tan_p = _make("tan", np.tan, "np.tan({0})")
-tanh_p = _make("tanh", np.tanh, "np.tanh({0})")
+tanh_p = _make("tanh", np.tanh, template("np.tanh({0})", "vm.tanh({0})"))
 sinh_p = _make("sinh", np.sinh, "np.sinh({0})")
 cosh_p = _make("cosh", np.cosh, "np.cosh({0})")
 arctan_p = _make("arctan", np.arctan, "np.arctan({0})")
@@ -70,7 +71,7 @@ arccos_p = _make("arccos", np.arccos, "np.arccos({0})")
 abs_p = _make("abs", np.abs, "abs({0})", float_only=False)
 sign_p = _make("sign", np.sign, "np.sign({0})", float_only=False)
 # composites that buy accuracy: no overflow, no nan at equal infinities, an exact derivative
-logaddexp_p = _make("logaddexp", np.logaddexp, "np.logaddexp({0}, {1})")
+logaddexp_p = _make("logaddexp", np.logaddexp, logaddexp_template)
 hypot_p = _make("hypot", np.hypot, "np.hypot({0}, {1})")
 # NumPy's floor division and remainder (the remainder takes the divisor's sign); Numba's `//` and `%`
 # on floats and ints follow the same rules, inf and nan included
