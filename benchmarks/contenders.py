@@ -126,15 +126,15 @@ class GradjitCompiled(Contender):
     libm = False     # kernels call gradjit's vectorisable math, not libm
 
     _UNSET = object()
+    _saved_env = _UNSET       # shared by every instance (gradjit and gradjit-libm): the caller's value
 
     def __init__(self):
         self._cache_dirs = []
-        self._saved_env = self._UNSET
 
     def _fresh_cache_dir(self):
         """Point GRADJIT_CACHE_DIR at a new empty directory (restored by cleanup)."""
-        if self._saved_env is self._UNSET:
-            self._saved_env = os.environ.get("GRADJIT_CACHE_DIR")
+        if GradjitCompiled._saved_env is self._UNSET:
+            GradjitCompiled._saved_env = os.environ.get("GRADJIT_CACHE_DIR")
         d = tempfile.mkdtemp(prefix="gradjit-bench-cache-")
         self._cache_dirs.append(d)
         os.environ["GRADJIT_CACHE_DIR"] = d
@@ -158,12 +158,13 @@ class GradjitCompiled(Contender):
         for d in self._cache_dirs:
             shutil.rmtree(d, ignore_errors=True)
         self._cache_dirs = []
-        if self._saved_env is not self._UNSET:
-            if self._saved_env is None:
+        saved = GradjitCompiled._saved_env
+        if saved is not self._UNSET:
+            if saved is None:
                 os.environ.pop("GRADJIT_CACHE_DIR", None)
             else:
-                os.environ["GRADJIT_CACHE_DIR"] = self._saved_env
-            self._saved_env = self._UNSET
+                os.environ["GRADJIT_CACHE_DIR"] = saved
+            GradjitCompiled._saved_env = self._UNSET
 
 
 class GradjitLibm(GradjitCompiled):

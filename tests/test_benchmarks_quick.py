@@ -15,9 +15,12 @@ def test_quick_benchmark_run(tmp_path, monkeypatch, capsys):
     for name, text in kept.items():
         (full_run / name).write_text(text)
 
+    import os
+    cache = os.environ.get("GRADJIT_CACHE_DIR")
     code = main(["--quick"])
 
     assert code == 0
+    assert os.environ.get("GRADJIT_CACHE_DIR") == cache      # the contenders' fresh caches are undone
     for name, text in kept.items():
         assert (full_run / name).read_text() == text, f"--quick overwrote the full run's {name}"
     quick = full_run / "quick"
